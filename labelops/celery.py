@@ -1,0 +1,11 @@
+"""The Celery application. Tasks live in each domain app's `tasks.py`."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labelops.settings")
+
+app = Celery("labelops")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,156 @@
+"""Training rounds, the model versions they produce, and what those models say
+about items (proposals) and the corpus (clusters). The ML itself lives in
+`ssl_engine`; these tables only store its results."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class RoundState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    PRETRAINING = "pretraining", "Pretraining"
+    EMBEDDING = "embedding", "Embedding"
+    CLUSTERING = "clustering", "Clustering"
+    TRAINING = "training", "Training"
+    PROPOSING = "proposing", "Proposing"
+    RANKING = "ranking", "Ranking"
+    EVALUATING = "evaluating", "Evaluating"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINISHED_STATES = (RoundState.DONE, RoundState.FAILED, RoundState.CANCELLED)
+
+
+class TrainingRoundQuerySet(models.QuerySet):
+    def for_project(self, project):
+        return self.filter(project=project)
+
+    def running(self):
+        return self.exclude(state__in=FINISHED_STATES)
+
+
+class TrainingRound(models.Model):
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="rounds")
+    number = models.PositiveIntegerField()
+    state = models.CharField(max_length=12, choices=RoundState.choices, default=RoundState.QUEUED)
+    # Frozen at start so a round can be reproduced.
+    config = models.JSONField(default=dict, blank=True)
+    taxonomy_version = models.ForeignKey("projects.TaxonomyVersion", null=True, on_delete=models.PROTECT, related_name="+")
+    labels_hash = models.CharField(max_length=64, blank=True)
+    labels_count = models.PositiveIntegerField(default=0)
+    metrics = models.JSONField(default=dict, blank=True)
+    artifacts = models.JSONField(default=dict, blank=True)  # name -> path under ARTIFACT_ROOT
+    # {"step": ..., "percent": ..., "eta_seconds": ...}
+    progress = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TrainingRoundQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["project", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "number"], name="unique_round_number"),
+            # One round in flight per project, enforced by the database itself.
+            models.UniqueConstraint(
+                fields=["project"],
+                condition=~models.Q(state__in=["done", "failed", "cancelled"]),
+                name="one_running_round_per_project",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.project} round {self.number} ({self.state})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in FINISHED_STATES
+
+    def to_dict(self) -> dict:
+        return {
+            "number": self.number,
+            "state": self.state,
+            "config": self.config,
+            "labels_hash": self.labels_hash,
+            "error": self.error,
+        }
+
+
+class ModelVersion(models.Model):
+    """The model a successful round produced. Exactly one is active per project."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="model_versions")
+    round = models.OneToOneField(TrainingRound, on_delete=models.CASCADE, related_name="model_version")
+    is_active = models.BooleanField(default=False)
+    metrics = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project"], condition=models.Q(is_active=True), name="one_active_model_per_project"
+            ),
+        ]
+
+    def __str__(self):
+        return f"model of {self.round}"
+
+
+class Cluster(models.Model):
+    round = models.ForeignKey(TrainingRound, on_delete=models.CASCADE, related_name="clusters")
+    index = models.PositiveIntegerField()
+    size = models.PositiveIntegerField()
+    centroid = models.BinaryField()  # float32 bytes, length d*4
+    labelled_coverage = models.FloatField(default=0.0)
+    purity = models.FloatField(null=True, blank=True)
+    top_labels = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["round", "index"]
+        constraints = [models.UniqueConstraint(fields=["round", "index"], name="unique_cluster_index")]
+
+    def __str__(self):
+        return f"cluster {self.index} of {self.round}"
+
+
+class ProposalSource(models.TextChoices):
+    MODEL = "model", "Model of a round"
+    IMPORTED = "imported", "Imported prediction"
+
+
+class Proposal(models.Model):
+    """A model's suggested labels for an item, with the scores that rank it."""
+
+    item = models.ForeignKey("items.Item", on_delete=models.CASCADE, related_name="proposals")
+    # Null for predictions imported from another tool.
+    round = models.ForeignKey(TrainingRound, null=True, blank=True, on_delete=models.CASCADE, related_name="proposals")
+    source = models.CharField(max_length=10, choices=ProposalSource.choices, default=ProposalSource.MODEL)
+    labels = models.JSONField(default=list)
+    probabilities = models.JSONField(default=dict, blank=True)  # label key -> probability
+    confidence = models.FloatField(null=True, blank=True)
+    uncertainty = models.FloatField(null=True, blank=True)
+    cluster = models.ForeignKey(Cluster, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Position in the round's active-learning order (0 = ask first); null if not ranked.
+    rank = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["round", "item"], name="one_proposal_per_round_item"),
+        ]
+        indexes = [
+            models.Index(fields=["round", "rank"], name="proposal_rank_idx"),
+            models.Index(fields=["item", "-id"], name="proposal_item_idx"),
+        ]
+
+    def __str__(self):
+        return f"proposal {self.labels} for item {self.item_id}"

@@ -1,0 +1,97 @@
+"""Shared test helpers. Every fixture is opt-in: a test names what it uses.
+
+Personas: `lead`, `reviewer`, `annotator`, `annotator2` are members of
+`project` in those roles; `outsider` is signed up but belongs to nothing.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from rest_framework.test import APIClient
+
+from labelops.projects import services as project_services
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require(condition: bool, reason: str):
+    """Skip with a visible reason when a real service is not configured, but
+    fail instead under CI=true, where every service must be there."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def artifact_root(tmp_path, settings):
+    """A private ARTIFACT_ROOT for tests that write item files or uploads."""
+    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
+    return settings.ARTIFACT_ROOT
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    def make(username: str, **extra):
+        return django_user_model.objects.create_user(username=username, password="pw-" + username, **extra)
+
+    return make
+
+
+@pytest.fixture
+def lead(make_user):
+    return make_user("lead")
+
+
+@pytest.fixture
+def reviewer(make_user):
+    return make_user("reviewer")
+
+
+@pytest.fixture
+def annotator(make_user):
+    return make_user("annotator")
+
+
+@pytest.fixture
+def annotator2(make_user):
+    return make_user("annotator2")
+
+
+@pytest.fixture
+def outsider(make_user):
+    return make_user("outsider")
+
+
+@pytest.fixture
+def project(db, lead, reviewer, annotator, annotator2):
+    """A text project with a three-label taxonomy and the four member personas."""
+    project = project_services.create_project(actor=lead, name="Tickets")
+    project_services.create_taxonomy_version(
+        actor=lead, project=project,
+        labels=[
+            {"key": "billing", "name": "Billing", "hotkey": "b"},
+            {"key": "bug", "name": "Bug", "hotkey": "g"},
+            {"key": "other", "name": "Other", "hotkey": "o"},
+        ],
+    )
+    project_services.add_member(actor=lead, project=project, user=reviewer, role="reviewer")
+    project_services.add_member(actor=lead, project=project, user=annotator, role="annotator")
+    project_services.add_member(actor=lead, project=project, user=annotator2, role="annotator")
+    return project
+
+
+@pytest.fixture
+def api():
+    """An API client factory: `api(user)` is signed in as `user`, `api()` is anonymous."""
+
+    def make(user=None):
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+
+    return make
