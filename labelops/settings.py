@@ -44,11 +44,30 @@ def envlist(name: str, default: str) -> list[str]:
 
 DEBUG = envbool("DEBUG", "0")
 
+def secret_key_from_file(path: Path) -> str:
+    """Read SECRET_KEY_FILE, creating it (mode 0600) with a random key on first
+    use, so one machine's processes share a key that survives restarts."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+    key = path.read_text().strip()
+    if not key:
+        raise ImproperlyConfigured(f"SECRET_KEY_FILE={path} is empty")
+    return key
+
+
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY and os.environ.get("SECRET_KEY_FILE"):
+    SECRET_KEY = secret_key_from_file(Path(os.environ["SECRET_KEY_FILE"]))
 SECRET_KEY_IS_EPHEMERAL = not SECRET_KEY
 if SECRET_KEY_IS_EPHEMERAL:
     # Never a well-known key: a random one is safe, merely not stable across
-    # restarts (sessions are lost). labelops.W001 reports it.
+    # restarts or processes (sessions are lost). labelops.W001 reports it.
     SECRET_KEY = secrets.token_urlsafe(50)
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
@@ -70,6 +89,7 @@ INSTALLED_APPS = [
     "labelops.items",
     "labelops.annotation",
     "labelops.learning",
+    "labelops.demo",
 ]
 
 MIDDLEWARE = [
@@ -104,6 +124,9 @@ TEMPLATES = [
 # --- Storage -----------------------------------------------------------------
 
 VAR_DIR = Path(os.environ.get("LABELOPS_VAR_DIR", BASE_DIR / "var"))
+# The embedded defaults (SQLite file, broker folders, artifacts) live here; a
+# fresh checkout has no such folder and SQLite will not create one.
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
 try:
@@ -120,6 +143,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME") or None}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and not DATABASES["default"]["TEST"]["NAME"]:
+    # A file, not Django's in-memory default: tests that start a real worker
+    # process need it to see the same test database.
+    DATABASES["default"]["TEST"]["NAME"] = str(VAR_DIR / "test.sqlite3")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

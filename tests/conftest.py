@@ -95,3 +95,69 @@ def api():
         return client
 
     return make
+
+
+def _worker_database_url(connection) -> str:
+    """A DATABASE_URL for the database the tests are using right now (the
+    test database, not the configured one)."""
+    conf = connection.settings_dict
+    if conf["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{conf['NAME']}"
+    if conf["ENGINE"] == "django.db.backends.postgresql":
+        auth = conf["USER"] + (f":{conf['PASSWORD']}" if conf["PASSWORD"] else "")
+        return f"postgres://{auth}@{conf['HOST'] or 'localhost'}:{conf['PORT'] or 5432}/{conf['NAME']}"
+    raise NotImplementedError(f"no worker URL for {conf['ENGINE']}")
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, settings):
+    """A real Celery worker in a separate process, on the configured broker
+    (the embedded filesystem broker unless CELERY_BROKER_URL is set), reading
+    the test database. Tests using it need committed data: `transactional_db`.
+
+    Yields the Popen; the worker is stopped (SIGTERM, then SIGKILL) afterwards.
+    """
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from django.db import connection
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": _worker_database_url(connection),
+        "ARTIFACT_ROOT": str(settings.ARTIFACT_ROOT),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "labelops", "worker", "--pool", "solo",
+         "--queues", ",".join(settings.CELERY_WORKER_QUEUES), "--loglevel", "INFO",
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "--hostname", "test@%h"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    ready = threading.Event()
+    output: list[str] = []
+
+    def pump():  # keep reading so the pipe never fills and blocks the worker
+        for line in process.stdout:
+            output.append(line)
+            if " ready." in line:
+                ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    deadline = time.monotonic() + 60
+    while not ready.is_set() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not ready.is_set():
+        process.kill()
+        pytest.fail("the Celery worker did not start:\n" + "".join(output[-40:]), pytrace=False)
+    process.output = output
+    yield process
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
