@@ -9,11 +9,16 @@ from __future__ import annotations
 import os
 
 import pytest
+from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 
 from labelops.projects import services as project_services
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# Personas get real passwords; the production hasher costs ~0.2 s per user,
+# which is all cost and no coverage here.
+django_settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def require(condition: bool, reason: str):
@@ -97,6 +102,40 @@ def api():
     return make
 
 
+@pytest.fixture
+def use_broker(settings, monkeypatch):
+    """`use_broker(url, transport_options)` points this process's Celery
+    producer at another broker for one test; undone afterwards."""
+    from labelops.celery import app as celery_app
+
+    def reset_pools():
+        # Celery keeps broker connections and producers in per-process pools;
+        # drop them so the next publish connects with the current settings.
+        celery_app.close()
+        celery_app.amqp._producer_pool = None
+
+    def switch(url: str, transport_options: dict | None = None) -> None:
+        settings.CELERY_BROKER_URL = url
+        settings.CELERY_BROKER_TRANSPORT_OPTIONS = transport_options or {}
+        # Celery reads the CELERY_BROKER_URL variable before its configuration.
+        monkeypatch.setenv("CELERY_BROKER_URL", url)
+        reset_pools()
+
+    yield switch
+    reset_pools()
+
+
+def filesystem_broker_options(var_dir) -> dict:
+    """Transport options of the embedded broker under `var_dir`, as settings
+    would compute them for LABELOPS_VAR_DIR=var_dir (folders created)."""
+    folders = {name: var_dir / "broker" / name for name in ("queue", "processed", "control")}
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    return {"data_folder_in": str(folders["queue"]), "data_folder_out": str(folders["queue"]),
+            "processed_folder": str(folders["processed"]), "control_folder": str(folders["control"]),
+            "store_processed": False}
+
+
 def _worker_database_url(connection) -> str:
     """A DATABASE_URL for the database the tests are using right now (the
     test database, not the configured one)."""
@@ -110,12 +149,14 @@ def _worker_database_url(connection) -> str:
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db, settings):
-    """A real Celery worker in a separate process, on the configured broker
-    (the embedded filesystem broker unless CELERY_BROKER_URL is set), reading
-    the test database. Tests using it need committed data: `transactional_db`.
+def start_worker(transactional_db, settings):
+    """Start a real Celery worker in a separate process: `start_worker()` on
+    the configured broker, or `start_worker(CELERY_BROKER_URL=..., ...)` with
+    environment overrides. It reads the test database, so tests using it need
+    committed data (this fixture brings `transactional_db`).
 
-    Yields the Popen; the worker is stopped (SIGTERM, then SIGKILL) afterwards.
+    Returns the Popen, with `.output` (lines so far); every worker started is
+    stopped (SIGTERM, then SIGKILL) after the test.
     """
     import signal
     import subprocess
@@ -125,39 +166,46 @@ def celery_worker_process(transactional_db, settings):
 
     from django.db import connection
 
-    env = {
-        **os.environ,
-        "DATABASE_URL": _worker_database_url(connection),
-        "ARTIFACT_ROOT": str(settings.ARTIFACT_ROOT),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "labelops", "worker", "--pool", "solo",
-         "--queues", ",".join(settings.CELERY_WORKER_QUEUES), "--loglevel", "INFO",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "--hostname", "test@%h"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    ready = threading.Event()
-    output: list[str] = []
+    started = []
 
-    def pump():  # keep reading so the pipe never fills and blocks the worker
-        for line in process.stdout:
-            output.append(line)
-            if " ready." in line:
-                ready.set()
+    def start(**overrides):
+        env = {
+            **os.environ,
+            "DATABASE_URL": _worker_database_url(connection),
+            "ARTIFACT_ROOT": str(settings.ARTIFACT_ROOT),
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            **overrides,
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "labelops", "worker", "--pool", "solo",
+             "--queues", ",".join(settings.CELERY_WORKER_QUEUES), "--loglevel", "INFO",
+             "--without-gossip", "--without-mingle", "--without-heartbeat", "--hostname", "test@%h"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        started.append(process)
+        ready = threading.Event()
+        process.output = []
 
-    threading.Thread(target=pump, daemon=True).start()
-    deadline = time.monotonic() + 60
-    while not ready.is_set() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if not ready.is_set():
-        process.kill()
-        pytest.fail("the Celery worker did not start:\n" + "".join(output[-40:]), pytrace=False)
-    process.output = output
-    yield process
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        def pump():  # keep reading so the pipe never fills and blocks the worker
+            for line in process.stdout:
+                process.output.append(line)
+                if " ready." in line:
+                    ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        deadline = time.monotonic() + 60
+        while not ready.is_set() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not ready.is_set():
+            process.kill()
+            pytest.fail("the Celery worker did not start:\n" + "".join(process.output[-40:]), pytrace=False)
+        return process
+
+    yield start
+    for process in started:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,1 +1,10 @@
-urlpatterns = []
+"""Training round endpoints, nested under a project."""
+
+from django.urls import path
+
+from labelops.learning import views
+
+urlpatterns = [
+    path("projects/<int:project_pk>/rounds/", views.RoundList.as_view(), name="round-list"),
+    path("projects/<int:project_pk>/rounds/<int:number>/", views.RoundDetail.as_view(), name="round-detail"),
+]

@@ -42,7 +42,12 @@ class ProjectQuerySet(models.QuerySet):
 
 
 def validate_project_settings(value):
-    ProjectSettings.from_dict(value)
+    # A field validator must raise a flat list of messages: Model.clean_fields
+    # files them under the field, and a dict-shaped error would crash it.
+    try:
+        ProjectSettings.from_dict(value)
+    except ValidationError as exc:
+        raise ValidationError(exc.messages) from None
 
 
 class Project(models.Model):
@@ -51,8 +56,9 @@ class Project(models.Model):
     modality = models.CharField(max_length=16, choices=Modality.choices, default=Modality.TEXT)
     task = models.CharField(max_length=16, choices=TaskType.choices, default=TaskType.SINGLE_LABEL)
     settings = models.JSONField(default=dict, blank=True, validators=[validate_project_settings])
+    # Blank for projects made by the system (no actor), and once the user is deleted.
     created_by = models.ForeignKey(
-        django_settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -176,13 +182,17 @@ class TaxonomyVersion(models.Model):
         return {
             "number": self.number,
             "note": self.note,
-            "labels": [label.to_dict() for label in self.labels.all()],
+            "labels": [label.to_dict() for label in self.labels.select_related("parent")],
         }
 
 
+# Keys come from real datasets (BANKING77 has "reverted_card_payment?"), so
+# any printable text is allowed except what our formats use as structure: "|"
+# joins several labels in a CSV cell, and edge whitespace would not survive
+# a round trip.
 key_validator = RegexValidator(
-    r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$",
-    "a label key is 1-100 letters, digits, '_', '.', ':' or '-', starting with a letter or digit",
+    r"^(?=\S)[^|\x00-\x1f\x7f]{1,100}(?<=\S)$",
+    "a label key is 1-100 characters without '|' or control characters, not starting or ending with a space",
 )
 
 

@@ -1,4 +1,4 @@
-"""Changes to projects, members, rules and taxonomies.
+"""Changes to projects, members, rules and taxonomies, and admin access for leads.
 
 Each public function validates, writes and records an audit event in one
 transaction; views only parse, authorise and format. Functions that read then
@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
+from django.db.models import Q
 
 from labelops.audit.services import record
 from labelops.projects.models import (
@@ -228,6 +229,43 @@ def _validate_mapping(old: TaxonomyVersion | None, new_keys: set[str], mapping: 
     return cleaned
 
 
+@dataclass(frozen=True)
+class TaxonomyDraft:
+    """A checked, not yet written, next version of a project's taxonomy."""
+
+    specs: tuple[LabelSpec, ...]
+    previous: TaxonomyVersion | None
+    mapping: tuple[dict[str, Any], ...]
+
+
+def _check_label_fields(spec: LabelSpec) -> None:
+    label = Label(key=spec.key, name=spec.name, hotkey=spec.hotkey, guideline=spec.guideline,
+                  examples=list(spec.examples))
+    try:
+        label.clean_fields(exclude=["version", "parent", "position"])
+    except ValidationError as exc:
+        problems = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
+        raise ValidationError({"labels": f"label {spec.key!r}: {problems}"}) from None
+
+
+def check_taxonomy_version(
+    *, project: Project, labels: Iterable[dict[str, Any]], mapping: list[dict] | None = None,
+) -> TaxonomyDraft:
+    """Validate a proposed next version without writing anything: the labels
+    form a tree (unique keys and hotkeys, known parents, no cycles) and every
+    label of the current version is mapped or kept. Errors name the label.
+    Takes no locks: `create_taxonomy_version` checks again under its lock."""
+    specs = [LabelSpec.from_dict(data, i) for i, data in enumerate(labels)]
+    if not specs:
+        raise ValidationError({"labels": "a taxonomy needs at least one label"})
+    _validate_tree(specs)
+    for spec in specs:
+        _check_label_fields(spec)
+    previous = project.active_taxonomy()
+    cleaned_mapping = _validate_mapping(previous, {s.key for s in specs}, list(mapping or []))
+    return TaxonomyDraft(specs=tuple(specs), previous=previous, mapping=tuple(cleaned_mapping))
+
+
 @transaction.atomic
 def create_taxonomy_version(
     *, actor, project: Project, labels: Iterable[dict[str, Any]], mapping: list[dict] | None = None, note: str = "",
@@ -236,36 +274,30 @@ def create_taxonomy_version(
     from the previous version. Locks the project row so two editors cannot
     both create "version N+1"."""
     Project.objects.select_for_update().get(pk=project.pk)
-    specs = [LabelSpec.from_dict(data, i) for i, data in enumerate(labels)]
-    if not specs:
-        raise ValidationError({"labels": "a taxonomy needs at least one label"})
-    _validate_tree(specs)
-    previous = project.active_taxonomy()
-    cleaned_mapping = _validate_mapping(previous, {s.key for s in specs}, list(mapping or []))
+    draft = check_taxonomy_version(project=project, labels=labels, mapping=mapping)
+    previous = draft.previous
 
     version = TaxonomyVersion.objects.create(
         project=project, number=(previous.number + 1) if previous else 1, note=note, created_by=actor
     )
     by_key: dict[str, Label] = {}
-    for position, spec in enumerate(specs):
-        label = Label(version=version, key=spec.key, name=spec.name, hotkey=spec.hotkey,
-                      guideline=spec.guideline, examples=list(spec.examples), position=position)
-        label.full_clean(exclude=["version", "parent"], validate_unique=False, validate_constraints=False)
-        by_key[spec.key] = label
+    for position, spec in enumerate(draft.specs):
+        by_key[spec.key] = Label(version=version, key=spec.key, name=spec.name, hotkey=spec.hotkey,
+                                 guideline=spec.guideline, examples=list(spec.examples), position=position)
     Label.objects.bulk_create(by_key.values())
     children = []
-    for spec in specs:
+    for spec in draft.specs:
         if spec.parent:
             by_key[spec.key].parent = by_key[spec.parent]
             children.append(by_key[spec.key])
     Label.objects.bulk_update(children, ["parent"])
     TaxonomyMapping.objects.bulk_create(
         TaxonomyMapping(to_version=version, from_version=previous, kind=m["kind"], from_key=m["from"], to_keys=m["to"])
-        for m in cleaned_mapping
+        for m in draft.mapping
     )
     record(actor=actor, verb="taxonomy.create_version", obj=version, project=project,
            before=previous.to_dict() if previous else None,
-           after={**version.to_dict(), "mapping": cleaned_mapping})
+           after={**version.to_dict(), "mapping": list(draft.mapping)})
     return version
 
 
@@ -284,3 +316,103 @@ def ensure_labels(*, actor, project: Project, keys: Iterable[str]) -> TaxonomyVe
     if missing:
         raise ValidationError(f"label(s) not in taxonomy v{current.number}: {', '.join(missing)}")
     return current
+
+
+# --- Admin access for leads ------------------------------------------------------
+
+LEADS_GROUP = "Leads"
+
+# What a lead may do in the Django admin ("app_label.codename"). Every admin
+# page is further limited to the projects the user leads (see
+# `labelops.projects.admin_scoping`), so these grant kinds of objects, never
+# other people's projects. Writes are only those the admin routes through
+# services (projects, members, rules, new taxonomy versions); the rest is view-only.
+LEAD_ADMIN_PERMISSIONS = (
+    "projects.add_project", "projects.change_project", "projects.view_project",
+    "projects.add_membership", "projects.change_membership", "projects.delete_membership",
+    "projects.view_membership",
+    "projects.change_qualityrules", "projects.view_qualityrules",
+    "projects.add_taxonomyversion", "projects.view_taxonomyversion",
+    "projects.view_label", "projects.view_taxonomymapping",
+    "items.view_item", "items.view_importjob",
+    "annotation.view_annotation", "annotation.view_consensus", "annotation.view_review",
+    "learning.view_traininground", "learning.view_modelversion",
+    "audit.view_auditevent",
+)
+
+
+def ensure_leads_group():
+    """The "Leads" auth group, created if missing, with exactly
+    `LEAD_ADMIN_PERMISSIONS` (permissions added to it by hand are removed:
+    the list above is the one place to change). Idempotent; safe to call from
+    a `post_migrate` handler. Fails loudly if a permission does not exist,
+    i.e. migrations have not run or a model was renamed."""
+    from django.contrib.auth.models import Group, Permission
+
+    wanted = {tuple(name.split(".", 1)) for name in LEAD_ADMIN_PERMISSIONS}
+    matches = Q()
+    for app_label, codename in wanted:
+        matches |= Q(content_type__app_label=app_label, codename=codename)
+    found = list(Permission.objects.filter(matches).select_related("content_type"))
+    missing = wanted - {(p.content_type.app_label, p.codename) for p in found}
+    if missing:
+        names = ", ".join(sorted(f"{app}.{code}" for app, code in missing))
+        raise ImproperlyConfigured(f"permission(s) {names} do not exist: run `manage.py migrate` first")
+    group, _ = Group.objects.get_or_create(name=LEADS_GROUP)
+    group.permissions.set(found)
+    return group
+
+
+def _admin_access(user) -> dict[str, Any]:
+    return {"is_staff": user.is_staff, "groups": sorted(user.groups.values_list("name", flat=True))}
+
+
+@transaction.atomic
+def grant_lead_admin(*, actor, user):
+    """Let `user` into the Django admin as a lead: sets `is_staff` and adds
+    them to the Leads group. Never implied by leading a project (neither
+    `create_project` nor `add_member` touches staff status): it is granted
+    explicitly, and recorded. What they see there stays limited to the
+    projects they lead. Locks the user row."""
+    user = type(user)._default_manager.select_for_update().get(pk=user.pk)
+    group = ensure_leads_group()
+    before = _admin_access(user)
+    if not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+    user.groups.add(group)
+    record(actor=actor, verb="user.grant_lead_admin", obj=user, before=before, after=_admin_access(user))
+    return user
+
+
+@transaction.atomic
+def revoke_lead_admin(*, actor, user):
+    """Undo `grant_lead_admin`: removes the Leads group and, unless the user is
+    a superuser, the staff flag. Project memberships are untouched. Locks the user row."""
+    from django.contrib.auth.models import Group
+
+    user = type(user)._default_manager.select_for_update().get(pk=user.pk)
+    before = _admin_access(user)
+    user.groups.remove(*Group.objects.filter(name=LEADS_GROUP))
+    if user.is_staff and not user.is_superuser:
+        user.is_staff = False
+        user.save(update_fields=["is_staff"])
+    record(actor=actor, verb="user.revoke_lead_admin", obj=user, before=before, after=_admin_access(user))
+    return user
+
+
+def sync_leads_group(sender=None, **kwargs):
+    """`post_migrate` receiver: keep the Leads group's permissions current.
+
+    Permissions are created per app as `post_migrate` runs through the apps,
+    so this waits until every app named in `LEAD_ADMIN_PERMISSIONS` has them."""
+    from django.contrib.auth.models import Permission
+
+    using = kwargs.get("using", "default")
+    apps_needed = {name.split(".", 1)[0] for name in LEAD_ADMIN_PERMISSIONS}
+    have = set(
+        Permission.objects.using(using).filter(content_type__app_label__in=apps_needed)
+        .values_list("content_type__app_label", flat=True).distinct()
+    )
+    if have >= apps_needed and using == "default":
+        ensure_leads_group()

@@ -1,0 +1,30 @@
+"""python -m labelops.bench <benchmark> [options]
+
+    import   the import pipeline on a generated CSV (see labelops.bench.imports)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m labelops.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="benchmark", required=True)
+    from labelops.bench import imports
+
+    imports.add_arguments(commands.add_parser("import", help=imports.__doc__.splitlines()[0]))
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labelops.settings")
+    import django
+
+    django.setup()
+    return imports.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

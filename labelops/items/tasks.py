@@ -1,0 +1,72 @@
+"""Celery tasks of the items app (routed to the `ingest` queue by settings)."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from labelops.items.importing.errors import ImportFailed
+from labelops.items.importing.pipeline import run_import
+from labelops.items.models import ImportJob, JobState
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task
+def run_import_job(job_id: int) -> None:
+    """Run one queued import job.
+
+    Claims the job with a conditional update (queued -> running), so a
+    duplicate message, a second worker or a second call does nothing; a job
+    that is gone (its project deleted) is skipped quietly. A job left running
+    by a worker that died is run again (see `_abandoned`). Bad input fails the
+    job with the importer's message (a finished outcome, not a task error);
+    anything unexpected also fails the job, then re-raises for the worker log.
+    """
+    claimed = ImportJob.objects.filter(id=job_id, state=JobState.QUEUED).update(
+        state=JobState.RUNNING, started_at=timezone.now()
+    )
+    if claimed != 1 and not _abandoned(job_id):
+        logger.info("import job %s is not queued (gone, done, or running elsewhere): nothing to do", job_id)
+        return
+    job = ImportJob.objects.select_related("project", "created_by").filter(id=job_id).first()
+    if job is None:
+        return
+    try:
+        report = run_import(job)
+    except ImportFailed as exc:
+        _finish(job_id, JobState.FAILED, error=str(exc))
+        logger.info("import job %s failed: %s", job_id, exc)
+        return
+    except Exception as exc:
+        _finish(job_id, JobState.FAILED, error=f"internal error ({type(exc).__name__}): {exc}")
+        raise
+    _finish(job_id, JobState.DONE, report=report)
+
+
+def _abandoned(job_id: int) -> bool:
+    """True for a job still marked running whose worker died mid-import.
+
+    With `acks_late` the broker hands a dead worker's message to another
+    worker. The dead worker's import transaction was rolled back, releasing
+    the lock `run_import` holds on the job row for its whole run; a live worker
+    still holds it. So: if the row can be locked without waiting, nobody is
+    running the job. SQLite has no row locks (the lock below is a no-op); its
+    embedded set-up runs a single worker, so a redelivery there also means
+    that worker died.
+    """
+    try:
+        with transaction.atomic():
+            running = ImportJob.objects.select_for_update(nowait=True).filter(id=job_id, state=JobState.RUNNING)
+            return bool(list(running.values_list("id", flat=True)))
+    except DatabaseError:  # the lock is held: a live worker is importing it
+        return False
+
+
+def _finish(job_id: int, state: str, *, report: dict | None = None, error: str = "") -> None:
+    ImportJob.objects.filter(id=job_id, state=JobState.RUNNING).update(
+        state=state, report=report or {}, error=error, finished_at=timezone.now()
+    )
