@@ -33,6 +33,7 @@ demo: install
 	$(BIN)/python manage.py run_demo
 
 test: install-test
+	$(BIN)/ruff check labelops ssl_engine tests
 	$(BIN)/python -m pytest
 
 clean:

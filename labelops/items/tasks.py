@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 
+from pathlib import Path
+
 from celery import shared_task
+from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from labelops.items.importing.errors import ImportFailed
 from labelops.items.importing.pipeline import run_import
+from labelops.items.importing.storage import resolve_source
 from labelops.items.models import ImportJob, JobState
 
 logger = logging.getLogger(__name__)
@@ -38,13 +42,13 @@ def run_import_job(job_id: int) -> None:
     try:
         report = run_import(job)
     except ImportFailed as exc:
-        _finish(job_id, JobState.FAILED, error=str(exc))
+        _finish(job, JobState.FAILED, error=str(exc))
         logger.info("import job %s failed: %s", job_id, exc)
         return
     except Exception as exc:
-        _finish(job_id, JobState.FAILED, error=f"internal error ({type(exc).__name__}): {exc}")
+        _finish(job, JobState.FAILED, error=f"internal error ({type(exc).__name__}): {exc}")
         raise
-    _finish(job_id, JobState.DONE, report=report)
+    _finish(job, JobState.DONE, report=report)
 
 
 def _abandoned(job_id: int) -> bool:
@@ -66,7 +70,15 @@ def _abandoned(job_id: int) -> bool:
         return False
 
 
-def _finish(job_id: int, state: str, *, report: dict | None = None, error: str = "") -> None:
-    ImportJob.objects.filter(id=job_id, state=JobState.RUNNING).update(
+def _finish(job: ImportJob, state: str, *, report: dict | None = None, error: str = "") -> None:
+    """Record the outcome, then delete the uploaded copy: its items (or its
+    error) are in the database, and an upload is no archive. Files a server
+    admin imported in place (absolute sources) are never touched."""
+    ImportJob.objects.filter(id=job.pk, state=JobState.RUNNING).update(
         state=state, report=report or {}, error=error, finished_at=timezone.now()
     )
+    if not Path(job.source).is_absolute():
+        try:
+            resolve_source(settings.ARTIFACT_ROOT, job.source).unlink(missing_ok=True)
+        except ValueError:  # a source outside ARTIFACT_ROOT is refused, never deleted
+            pass

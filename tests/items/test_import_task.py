@@ -103,3 +103,23 @@ def test_a_source_outside_the_artifact_root_is_refused(project, lead):
     run_import_job(job.pk)
     job.refresh_from_db()
     assert job.state == "failed" and "outside ARTIFACT_ROOT" in job.error
+
+
+def test_the_uploaded_copy_is_deleted_when_the_job_finishes(project, lead, artifact_root):
+    done = make_job(project, lead, csv_bytes("text", "a"), "csv")
+    failed = make_job(project, lead, csv_bytes("text,label", "b,unknown"), "csv")
+    for job in (done, failed):
+        assert (artifact_root / job.source).exists()
+        run_import_job(job.pk)
+        assert not (artifact_root / job.source).exists()
+    assert [j.state for j in ImportJob.objects.order_by("id")] == ["done", "failed"]
+
+
+def test_a_file_imported_in_place_is_left_where_it_is(project, lead, tmp_path):
+    source = tmp_path / "on-the-server.csv"
+    source.write_bytes(csv_bytes("text", "a"))
+    job = make_job(project, lead, source, "csv")
+    run_import_job(job.pk)
+    assert ImportJob.objects.get(pk=job.pk).state == "done"
+    assert source.exists()
+
