@@ -119,6 +119,16 @@ def test_empty_and_oversized_files_are_400_naming_the_problem(project, lead, api
     assert not ImportJob.objects.exists()
 
 
+def test_a_body_declared_too_large_is_refused_before_it_is_read(project, lead, api, broker, settings, artifact_root):
+    settings.IMPORT_MAX_BYTES = 1000
+    response = api(lead).post(imports_url(project), {"file": upload(data=b"text\n" + b"x" * 200_000)},
+                              format="multipart")
+    assert response.status_code == 413
+    assert "more than IMPORT_MAX_BYTES (1000)" in response.json()["file"][0]
+    assert not ImportJob.objects.exists()
+    assert not (artifact_root / "uploads").exists()
+
+
 def test_bad_options_and_wrong_modality_are_400(project, lead, api, broker):
     bad = api(lead).post(imports_url(project), {"file": upload(), "holdout_fraction": "1.5", "labels_as": "x"},
                          format="multipart")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
@@ -84,6 +85,10 @@ class ImportCreateSerializer(serializers.Serializer):
         return data
 
 
+# Room for the multipart boundaries and the option fields around the file.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+
 class ImportList(ProjectScopedMixin, generics.ListAPIView):
     """The project's import jobs, oldest first; POST a file to import one."""
 
@@ -115,6 +120,15 @@ class ImportList(ProjectScopedMixin, generics.ListAPIView):
         },
     )
     def post(self, request, *args, **kwargs):
+        # Refuse an oversized body from its declared length, before Django
+        # spools gigabytes to disk parsing it. (The parsed file's own size is
+        # checked again by the serializer: the header can lie.)
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        if declared > settings.IMPORT_MAX_BYTES + MULTIPART_OVERHEAD_BYTES:
+            return Response(
+                {"file": [f"the upload is {declared} bytes, more than IMPORT_MAX_BYTES ({settings.IMPORT_MAX_BYTES})"]},
+                status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
         serializer = ImportCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         context = {"request": request}
