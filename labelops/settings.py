@@ -254,6 +254,11 @@ CELERY_TASK_ROUTES = {
     "labelops.items.tasks.*": {"queue": "ingest"},
 }
 CELERY_WORKER_QUEUES = ["default", "ingest", "embed", "train"]
+# Run by `celery beat` (the `scheduler` service). Leases are also expired
+# lazily when someone asks for work; this sweep returns items nobody asks about.
+CELERY_BEAT_SCHEDULE = {
+    "expire-leases": {"task": "labelops.annotation.tasks.expire_leases", "schedule": 60.0},
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 LOGGING = {

@@ -1,10 +1,15 @@
-"""How annotations leave the API (read only; they are written by the queue services)."""
+"""How annotations leave the API, and the queue's request and response shapes.
+Annotations are written only by the queue services."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
-from labelops.annotation.models import Annotation
+from labelops.annotation.models import Annotation, Lease
+from labelops.items.api.items import ItemSerializer
+
+# A day: longer is a clock or client error, not time spent on one item.
+MAX_TIME_SPENT_MS = 24 * 3600 * 1000
 
 
 class AnnotationSerializer(serializers.ModelSerializer):
@@ -18,3 +23,54 @@ class AnnotationSerializer(serializers.ModelSerializer):
             "taxonomy_version", "time_spent_ms", "discarded", "created_at",
         ]
         read_only_fields = fields
+
+
+# --- The queue -------------------------------------------------------------------
+
+
+class StrictInput(serializers.Serializer):
+    """Request bodies refuse unknown keys: a typo is a 400 naming it."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields) - {"csrfmiddlewaretoken"})
+            if unknown:
+                raise serializers.ValidationError({key: ["unknown field"] for key in unknown})
+        return super().to_internal_value(data)
+
+
+class ShownProposalSerializer(serializers.Serializer):
+    labels = serializers.ListField(child=serializers.CharField())
+    confidence = serializers.FloatField(allow_null=True)
+
+
+class QueueItemSerializer(serializers.Serializer):
+    """What `next` returns: the lease, the item as an annotator sees it
+    (never its split, state or gold answer) and the proposal shown with it."""
+
+    lease = serializers.IntegerField(source="lease.pk", help_text="The lease id, for submit, skip, heartbeat, release.")
+    expires_at = serializers.DateTimeField(source="lease.expires_at")
+    item = ItemSerializer()
+    proposal = ShownProposalSerializer(allow_null=True, help_text="Null when there is none, and for holdout items.")
+    resumed = serializers.BooleanField(help_text="True if this is a lease you already held, returned again.")
+
+
+class LeaseSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Lease
+        fields = ["id", "item", "expires_at", "heartbeat_at", "closed_at", "outcome"]
+        read_only_fields = fields
+
+
+class SubmitSerializer(StrictInput):
+    labels = serializers.ListField(child=serializers.CharField(), allow_empty=False,
+                                   help_text="Keys of the active taxonomy; exactly one in a single-label project.")
+    time_spent_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_TIME_SPENT_MS)
+    from_proposal = serializers.BooleanField(
+        default=False,
+        help_text="The annotator started from the proposal shown (accepted it, or edited it).",
+    )
+
+
+class SkipSerializer(StrictInput):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from labelops.annotation import views
+from labelops.annotation import queue_views, views
 
 urlpatterns = [
     path("projects/<int:project_pk>/annotations/", views.AnnotationList.as_view(), name="annotation-list"),
@@ -11,4 +11,12 @@ urlpatterns = [
         views.ItemAnnotationList.as_view(),
         name="item-annotation-list",
     ),
+    path("projects/<int:project_pk>/queue/next/", queue_views.NextItem.as_view(), name="queue-next"),
+    path("projects/<int:project_pk>/queue/leases/<int:pk>/submit/", queue_views.SubmitLease.as_view(),
+         name="lease-submit"),
+    path("projects/<int:project_pk>/queue/leases/<int:pk>/skip/", queue_views.SkipLease.as_view(), name="lease-skip"),
+    path("projects/<int:project_pk>/queue/leases/<int:pk>/heartbeat/", queue_views.HeartbeatLease.as_view(),
+         name="lease-heartbeat"),
+    path("projects/<int:project_pk>/queue/leases/<int:pk>/release/", queue_views.ReleaseLease.as_view(),
+         name="lease-release"),
 ]

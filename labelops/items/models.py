@@ -71,6 +71,12 @@ class Item(models.Model):
             # The queue: next unlabelled items of a split, in pool order.
             models.Index(fields=["project", "split", "state", "id"], name="item_queue_idx"),
             models.Index(fields=["project", "external_id"], name="item_external_idx"),
+            # The annotation queue's pool order: only items still waiting for
+            # labels, so `next` never walks past the labelled ones.
+            models.Index(
+                fields=["project", "id"], name="item_queued_idx",
+                condition=models.Q(split__in=["pool", "holdout"], state__in=["unlabelled", "in_progress"]),
+            ),
         ]
 
     def __str__(self):

@@ -1,0 +1,193 @@
+"""Serving the next item to an annotator: `next_item`.
+
+What comes next, in this order:
+
+1. The annotator's own live lease in this project, returned again (so a
+   repeated or retried `next` is idempotent and never piles up leases).
+2. A gold item, when one is due: gold items are mixed in at `rules.gold_ratio`
+   of the items served to each annotator, at random positions (randomised
+   rounding of the running quota: after n items an annotator has had within
+   one of ratio * n gold items). A gold item is served exactly like any other
+   item (same fields, a proposal only when the item has one the way a pool
+   item would); its known answer never leaves the server. Gold items have no
+   overlap cap: each annotator may be checked on each of them once.
+3. Pool and holdout items in the active-learning order of the latest
+   finished round: `Proposal.rank` in the round of the project's active
+   `ModelVersion`.
+4. Then every other pool and holdout item in pool order (by id). Before any
+   round has finished this is the whole queue: the cold-start order. A
+   cold-start selection (typical cluster representatives) will come from
+   `ssl_engine` and be stored as ranked proposals of a round, at which point
+   step 3 serves it; this module never decides what is informative.
+
+Holdout items are served with no proposal (labelled blind); others with the
+proposal of the active model's round, or failing that the newest imported
+prediction.
+
+An item is eligible for an annotator if it is a pool or holdout item still
+`unlabelled` or `in_progress`, with `annotation_count + active_lease_count`
+below `rules.overlap`, that this annotator has no lease on (other than one
+they gave back without judging it, see `models.reopenable`) and no live
+annotation of (imported annotations count).
+
+Locking. Claiming takes, in one transaction: the annotator's user row
+(`FOR NO KEY UPDATE`, so one annotator's concurrent `next` calls serialise
+and cannot take two items); then the first eligible item with
+`FOR NO KEY UPDATE SKIP LOCKED` (concurrent annotators each get a different
+row without waiting, and PostgreSQL re-checks the counters on the locked row);
+then inserts or reopens the lease and increments `active_lease_count`. No
+item can pass its overlap target because its counters only change under that
+row lock. On SQLite (no row locks) every transaction starts with BEGIN
+IMMEDIATE (see settings), so claims run one at a time.
+
+Expired leases are swept lazily first (`expire_leases` on this project, in
+its own short transaction) and periodically by the Celery task
+`labelops.annotation.tasks.expire_leases`.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Exists, F, OuterRef, Q
+from django.utils import timezone
+
+from labelops.annotation.models import Annotation, Lease, reopenable
+from labelops.annotation.services.leases import expire_leases, lease_expiry
+from labelops.audit.services import record
+from labelops.items.models import Item, ItemState, Split
+from labelops.learning.models import ModelVersion, Proposal
+from labelops.projects.models import Project, QualityRules
+
+# Expired leases of the project closed by each `next_item` before it claims.
+LAZY_EXPIRE_LIMIT = 100
+
+QUEUED_SPLITS = (Split.POOL, Split.HOLDOUT)
+QUEUED_STATES = (ItemState.UNLABELLED, ItemState.IN_PROGRESS)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An item leased to an annotator, and the proposal shown with it."""
+
+    lease: Lease
+    item: Item
+    proposal: Proposal | None
+    # True when `next_item` returned a lease the annotator already held.
+    resumed: bool = False
+
+
+def next_item(*, project: Project, annotator, rng: random.Random | None = None) -> Claim | None:
+    """Lease the next item to `annotator` (see the module docstring for the
+    order and the locking), or None when nothing is left for them.
+
+    `rng` draws the gold positions (tests pass a seeded or stub generator).
+    Raises `ValidationError` if the project has no taxonomy yet."""
+    if not project.taxonomy_versions.exists():
+        raise ValidationError("this project has no taxonomy yet: a lead must create one before labelling starts")
+    expire_leases(project=project, limit=LAZY_EXPIRE_LIMIT)
+    return _claim(project, annotator, rng or random)
+
+
+@transaction.atomic
+def _claim(project: Project, annotator, rng) -> Claim | None:
+    now = timezone.now()
+    list(get_user_model().objects.select_for_update(no_key=True).filter(pk=annotator.pk).values_list("pk"))
+
+    held = (
+        Lease.objects.live(now).filter(annotator=annotator, item__project=project)
+        .select_related("item", "proposal").order_by("id").first()
+    )
+    if held is not None:
+        return Claim(lease=held, item=held.item, proposal=held.proposal, resumed=True)
+
+    rules = QualityRules.objects.get(project=project)
+    active_round = (
+        ModelVersion.objects.filter(project=project, is_active=True).values_list("round_id", flat=True).first()
+    )
+    item, order = None, None
+    if _gold_due(project, annotator, rules.gold_ratio, rng):
+        item, order = _lock_first(_gold_items(project, annotator, now)), "gold"
+    if item is None and active_round is not None:
+        ranked = _queued_items(project, annotator, rules.overlap, now).filter(
+            proposals__round_id=active_round, proposals__rank__isnull=False
+        )
+        item, order = _lock_first(ranked.order_by("proposals__rank", "id")), "ranked"
+    if item is None:
+        item, order = _lock_first(_queued_items(project, annotator, rules.overlap, now).order_by("id")), "pool"
+    if item is None:
+        return None
+
+    proposal = current_proposal(item, active_round)
+    lease, reopened = _open_lease(item, annotator, proposal, lease_expiry(project.config, now), now)
+    Item.objects.filter(pk=item.pk).update(active_lease_count=F("active_lease_count") + 1)
+    item.active_lease_count += 1
+    record(actor=annotator, verb="lease.claim", obj=lease, project=project,
+           after={**lease.to_dict(), "reopened": reopened, "order": order})
+    return Claim(lease=lease, item=item, proposal=proposal)
+
+
+def _not_served_to(annotator, now: datetime) -> Q:
+    """Items this annotator holds no lease on (except reopenable ones) and has no live annotation of."""
+    served = Lease.objects.filter(item=OuterRef("pk"), annotator=annotator).exclude(reopenable(now))
+    annotated = Annotation.objects.filter(item=OuterRef("pk"), annotator=annotator, discarded=False)
+    return ~Q(Exists(served)) & ~Q(Exists(annotated))
+
+
+def _queued_items(project: Project, annotator, overlap: int, now: datetime):
+    return (
+        Item.objects.for_project(project)
+        .filter(split__in=QUEUED_SPLITS, state__in=QUEUED_STATES)
+        .alias(taken=F("annotation_count") + F("active_lease_count"))
+        .filter(taken__lt=overlap)
+        .filter(_not_served_to(annotator, now))
+    )
+
+
+def _gold_items(project: Project, annotator, now: datetime):
+    return Item.objects.for_project(project).in_split(Split.GOLD).filter(_not_served_to(annotator, now)).order_by("id")
+
+
+def _lock_first(items) -> Item | None:
+    """The first row of `items` that no other transaction holds, locked."""
+    return items.select_for_update(skip_locked=True, no_key=True, of=("self",)).first()
+
+
+def _gold_due(project: Project, annotator, ratio: float, rng) -> bool:
+    """Whether the annotator's next item should be gold: randomised rounding
+    of `ratio * served`, so gold positions cannot be predicted but the share
+    stays within one item of the ratio."""
+    if ratio <= 0:
+        return False
+    counts = Lease.objects.filter(annotator=annotator, item__project=project).aggregate(
+        served=Count("id"), gold=Count("id", filter=Q(item__split=Split.GOLD))
+    )
+    return counts["gold"] + rng.random() < ratio * (counts["served"] + 1)
+
+
+def current_proposal(item: Item, active_round_id: int | None) -> Proposal | None:
+    """The proposal shown with `item`: none for holdout items (labelled
+    blind); else the active model's round's, or the newest imported one."""
+    if item.split == Split.HOLDOUT:
+        return None
+    proposals = Proposal.objects.filter(item=item)
+    if active_round_id is not None:
+        proposal = proposals.filter(round_id=active_round_id).first()
+        if proposal is not None:
+            return proposal
+    return proposals.filter(round__isnull=True).order_by("-id").first()
+
+
+def _open_lease(item: Item, annotator, proposal: Proposal | None, expires_at: datetime,
+                now: datetime) -> tuple[Lease, bool]:
+    """Reopen the annotator's reopenable lease row on `item`, or create one."""
+    fields = {"closed_at": None, "outcome": "", "expires_at": expires_at, "heartbeat_at": now, "proposal": proposal}
+    existing = Lease.objects.filter(item=item, annotator=annotator)
+    if existing.filter(reopenable(now)).update(**fields):
+        return existing.get(), True
+    return Lease.objects.create(item=item, annotator=annotator, expires_at=expires_at, proposal=proposal), False

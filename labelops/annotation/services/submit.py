@@ -1,0 +1,99 @@
+"""Submitting an annotation for a leased item: `submit`."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from labelops.annotation.models import Annotation, AnnotationSource, Lease, LeaseOutcome
+from labelops.annotation.services import consensus
+from labelops.annotation.services.leases import close_lease, lock_item, lock_live_lease
+from labelops.audit.services import record
+from labelops.items.models import ItemState, Split
+from labelops.projects.models import Project, QualityRules, TaskType, TaxonomyVersion
+
+
+def check_labels(project: Project, labels) -> TaxonomyVersion:
+    """The active taxonomy version, if `labels` is a valid answer in it: a
+    list of distinct keys of that version, exactly one for a single-label
+    project, at least one otherwise. Errors name the offending labels."""
+    version = project.active_taxonomy()
+    if version is None:
+        raise ValidationError({"labels": "this project has no taxonomy yet"})
+    if not isinstance(labels, list) or not all(isinstance(key, str) for key in labels):
+        raise ValidationError({"labels": "labels must be a list of label keys"})
+    if not labels:
+        raise ValidationError({"labels": "give at least one label"})
+    duplicates = sorted({key for key in labels if labels.count(key) > 1})
+    if duplicates:
+        raise ValidationError({"labels": f"label(s) given more than once: {', '.join(duplicates)}"})
+    known = version.keys()
+    unknown = [key for key in labels if key not in known]
+    if unknown:
+        raise ValidationError(
+            {"labels": f"label(s) not in the active taxonomy (v{version.number}): {', '.join(unknown)}"}
+        )
+    if project.task == TaskType.SINGLE_LABEL and len(labels) != 1:
+        raise ValidationError({"labels": f"this is a single-label project: give exactly one label, not {len(labels)}"})
+    return version
+
+
+@transaction.atomic
+def submit(*, lease: Lease, annotator, labels: list[str], time_spent_ms: int | None = None,
+           from_proposal: bool = False) -> Annotation:
+    """Record the annotator's answer for a live lease and close it.
+
+    `from_proposal` says the annotator started from the proposal shown with
+    the item (accepted it with Enter, or edited it): the annotation's source
+    is then `proposal_accepted` if the labels are the proposal's unchanged,
+    else `proposal_edited`; otherwise `manual`. The audit event keeps which,
+    and the time spent, to measure reliance on the model.
+
+    Counters move together: `annotation_count + 1`, `active_lease_count - 1`.
+    A pool or holdout item becomes `in_progress`, or `labelled` when it
+    reaches `rules.overlap`, which calls `consensus.on_overlap_reached` in
+    this transaction. Gold items keep their state.
+
+    Raises `LeaseConflict` (closed, submitted before, expired),
+    `Lease.DoesNotExist` (another user's lease) and `ValidationError` (bad
+    labels); nothing is written then. Locks the lease row, then the item row.
+    """
+    now = timezone.now()
+    lease = lock_live_lease(lease.pk, annotator, "submit", now)
+    lock_item(lease.item_id)  # before the annotation's insert takes a KEY SHARE lock on it
+    project = Project.objects.get(items__leases=lease)
+    version = check_labels(project, labels)
+    proposal = lease.proposal
+    if from_proposal and proposal is None:
+        raise ValidationError({"from_proposal": "no proposal was shown with this item"})
+    if not from_proposal:
+        source = AnnotationSource.MANUAL
+    elif sorted(labels) == sorted(proposal.labels):
+        source = AnnotationSource.PROPOSAL_ACCEPTED
+    else:
+        source = AnnotationSource.PROPOSAL_EDITED
+
+    annotation = Annotation.objects.create(
+        item_id=lease.item_id, annotator=annotator, labels=list(labels), source=source,
+        proposal=proposal if from_proposal else None, taxonomy_version=version, time_spent_ms=time_spent_ms,
+    )
+    item = close_lease(lease, LeaseOutcome.SUBMITTED, now, annotated=True)
+    before_state = item.state
+    overlap = QualityRules.objects.values_list("overlap", flat=True).get(project=project)
+    reached = False
+    if item.split != Split.GOLD and item.state in (ItemState.UNLABELLED, ItemState.IN_PROGRESS):
+        reached = item.annotation_count >= overlap
+        item.state = ItemState.LABELLED if reached else ItemState.IN_PROGRESS
+        item.save(update_fields=["state"])
+    record(
+        actor=annotator, verb="annotation.submit", obj=annotation, project=project,
+        after={
+            **annotation.to_dict(), "lease": lease.pk,
+            "proposal_shown": proposal.labels if proposal is not None else None,
+            "item_state": {"before": before_state, "after": item.state},
+        },
+    )
+    if reached:
+        consensus.on_overlap_reached(item)
+    return annotation
