@@ -1,11 +1,17 @@
-"""One error shape for the whole API: {"detail": ..., "code": ...}.
+"""One error shape for the whole API.
+
+Errors about the request as a whole are `{"detail": ..., "code": ...}`
+(`code` is machine-readable: `not_found`, `permission_denied`,
+`already_submitted`, ...); field errors keep DRF's `{"field": [messages]}`.
 
 Domain services raise `django.core.exceptions.ValidationError` with messages
 that name what is wrong; this handler turns them into 400 responses instead
 of 500s, so views stay thin and never catch-and-translate by hand.
 """
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -16,4 +22,14 @@ def exception_handler(exc, context):
             exc = exceptions.ValidationError(exc.message_dict)
         else:
             exc = exceptions.ValidationError({"detail": exc.messages})
-    return drf_exception_handler(exc, context)
+    elif isinstance(exc, Http404):  # as DRF would, but here, so the code below sees an APIException
+        exc = exceptions.NotFound(*exc.args)
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(*exc.args)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, dict) and "detail" in response.data:
+        detail = response.data["detail"]
+        if isinstance(exc, exceptions.APIException) and not isinstance(detail, list):
+            codes = exc.get_codes()
+            response.data["code"] = codes.get("detail", exc.default_code) if isinstance(codes, dict) else codes
+    return response
