@@ -5,7 +5,7 @@ review queues, whose services record them."""
 from django.contrib import admin
 from django.db.models import Q
 
-from labelops.annotation.models import Annotation, Consensus, Review
+from labelops.annotation.models import Annotation, AnnotatorStats, Consensus, Review, ReviewTask
 from labelops.projects.admin_scoping import (
     LargeTableAdminMixin,
     LeadScopedAdminMixin,
@@ -49,3 +49,18 @@ class ReviewAdmin(ItemScopedAdmin):
     list_display = ["id", "item", "reviewer", "decision", "reason", "created_at"]
     list_filter = [LedProjectFilter, "decision"]
     list_select_related = ["item", "reviewer"]
+
+
+@admin.register(ReviewTask)
+class ReviewTaskAdmin(ItemScopedAdmin):
+    list_display = ["id", "item", "reasons", "annotation", "created_at", "closed_at"]
+    list_filter = [LedProjectFilter]
+    list_select_related = ["item"]
+
+
+@admin.register(AnnotatorStats)
+class AnnotatorStatsAdmin(LeadScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    project_field = "project"
+    list_display = ["annotator", "project", "gold_seen", "gold_correct", "below_since", "last_passing_at"]
+    list_filter = [LedProjectFilter]
+    list_select_related = ["annotator", "project"]

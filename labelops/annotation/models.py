@@ -17,6 +17,9 @@ class LeaseOutcome(models.TextChoices):
     DROPPED = "dropped", "Skipped (dropped from the queue)"
     RELEASED = "released", "Released"
     EXPIRED = "expired", "Expired"
+    # The annotation it brought was discarded by a reviewer's reject: the
+    # annotator may be served the item again.
+    REJECTED = "rejected", "Annotation rejected in review"
 
 
 # A skipped-for-later item comes back to the same annotator after this long.
@@ -26,11 +29,12 @@ REQUEUE_LATER_AFTER = timedelta(minutes=15)
 def reopenable(now) -> models.Q:
     """Closed leases whose annotator may be served the item again, by
     reopening the same row: released or expired (the annotator gave the item
-    back without judging it) and skipped-for-later once `REQUEUE_LATER_AFTER`
+    back without judging it), rejected (a reviewer discarded their answer and
+    sent the item back) and skipped-for-later once `REQUEUE_LATER_AFTER`
     has passed. Every other lease, open or closed, keeps the item out of its
     annotator's queue for good."""
     return models.Q(closed_at__isnull=False) & (
-        models.Q(outcome__in=[LeaseOutcome.RELEASED, LeaseOutcome.EXPIRED])
+        models.Q(outcome__in=[LeaseOutcome.RELEASED, LeaseOutcome.EXPIRED, LeaseOutcome.REJECTED])
         | models.Q(outcome=LeaseOutcome.SKIPPED_LATER, closed_at__lte=now - REQUEUE_LATER_AFTER)
     )
 
@@ -122,6 +126,9 @@ class Annotation(models.Model):
     time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
     # A reviewer's reject discards annotations (kept for the record, never counted).
     discarded = models.BooleanField(default=False)
+    # The review that discarded it: its comment tells the annotator why.
+    rejected_by = models.ForeignKey("Review", null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="rejected_annotations")
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = AnnotationQuerySet.as_manager()
@@ -176,6 +183,8 @@ class Consensus(models.Model):
     agreement = models.FloatField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=ConsensusStatus.choices, default=ConsensusStatus.PENDING)
     taxonomy_version = models.ForeignKey("projects.TaxonomyVersion", on_delete=models.PROTECT, related_name="+")
+    # The reviewer's accept or fix that settled it: final, never recomputed.
+    review = models.ForeignKey("Review", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -237,3 +246,138 @@ class Review(models.Model):
             "comment": self.comment,
             "reason": self.reason,
         }
+
+
+class ReviewReason(models.TextChoices):
+    """What sent an item to review (see `labelops.annotation.services.review`)."""
+
+    DISPUTED = "disputed", "Disputed (a tie between annotators)"
+    LOW_AGREEMENT = "low_agreement", "Agreement below the threshold"
+    GOLD_FAILURE = "gold_failure", "Failed gold check"
+    ANNOTATOR_BELOW_GOLD = "annotator_below_gold", "Annotator below the minimum gold accuracy"
+    MODEL_DISAGREEMENT = "model_disagreement", "Confident model disagrees"
+    SUSPECTED_ERROR = "suspected_error", "Suspected label error"
+    DROPPED = "dropped", "Dropped by an annotator"
+
+
+class ReviewTaskQuerySet(models.QuerySet):
+    def for_project(self, project):
+        return self.filter(item__project=project)
+
+    def open(self):
+        return self.filter(closed_at__isnull=True)
+
+
+class ReviewTask(models.Model):
+    """An item waiting for a reviewer, and why. Closed by the `Review` that decides it.
+
+    A pool or holdout item has at most one open task (its state is
+    `in_review` meanwhile; further reasons are added to `reasons`). A failed
+    gold check opens one task per failing annotation (`annotation`), and the
+    gold item keeps its state: its known answer is what is being checked.
+    """
+
+    item = models.ForeignKey("items.Item", on_delete=models.CASCADE, related_name="review_tasks")
+    reasons = models.JSONField(default=list)  # ReviewReason values, first one first
+    # The annotation under review, for gold failures (and for an annotator below gold accuracy).
+    annotation = models.ForeignKey(Annotation, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    review = models.OneToOneField(Review, null=True, blank=True, on_delete=models.SET_NULL, related_name="task")
+
+    objects = ReviewTaskQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item"], condition=models.Q(closed_at__isnull=True, annotation__isnull=True),
+                name="one_open_review_per_item",
+            ),
+            models.UniqueConstraint(
+                fields=["annotation"], condition=models.Q(closed_at__isnull=True, annotation__isnull=False),
+                name="one_open_review_per_annotation",
+            ),
+        ]
+        indexes = [models.Index(fields=["id"], condition=models.Q(closed_at__isnull=True), name="open_review_idx")]
+
+    def __str__(self):
+        return f"review task {self.pk} of item {self.item_id} ({', '.join(self.reasons)})"
+
+    @property
+    def reason(self) -> str:
+        return self.reasons[0] if self.reasons else ""
+
+    def to_dict(self) -> dict:
+        return {
+            "item": self.item_id,
+            "reasons": self.reasons,
+            "annotation": self.annotation_id,
+            "details": self.details,
+            "closed_at": self.closed_at.isoformat() if self.closed_at else None,
+            "review": self.review_id,
+        }
+
+
+# Gold items an annotator must have answered before their gold accuracy can
+# send their work to review: below this, one unlucky answer would.
+MIN_GOLD_FOR_ACCURACY = 5
+
+
+class AnnotatorStats(models.Model):
+    """An annotator's gold-check record in one project, kept incrementally by
+    `submit` (one row update per gold answer, no scan of their history).
+
+    `below_since` is set while their accuracy is below
+    `rules.min_gold_accuracy` (after `MIN_GOLD_FOR_ACCURACY` gold items);
+    `last_passing_at` is the last time it was at or above it (their work
+    since then is what goes to review when they fall below)."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="annotator_stats")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    gold_seen = models.PositiveIntegerField(default=0)
+    gold_correct = models.PositiveIntegerField(default=0)
+    below_since = models.DateTimeField(null=True, blank=True)
+    last_passing_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "annotator stats"
+        constraints = [models.UniqueConstraint(fields=["project", "annotator"], name="one_stats_per_annotator")]
+
+    def __str__(self):
+        return f"gold record of {self.annotator_id} in {self.project_id}"
+
+    @property
+    def gold_accuracy(self) -> float | None:
+        return self.gold_correct / self.gold_seen if self.gold_seen else None
+
+    def to_dict(self) -> dict:
+        return {
+            "annotator": self.annotator_id,
+            "gold_seen": self.gold_seen,
+            "gold_correct": self.gold_correct,
+            "gold_accuracy": self.gold_accuracy,
+            "below_since": self.below_since.isoformat() if self.below_since else None,
+            "last_passing_at": self.last_passing_at.isoformat() if self.last_passing_at else None,
+        }
+
+
+class AgreementSnapshot(models.Model):
+    """A project's agreement metrics as last computed (see
+    `labelops.annotation.services.metrics`): served as is, refreshed by a
+    Celery task once enough new annotations have come in."""
+
+    project = models.OneToOneField("projects.Project", on_delete=models.CASCADE, related_name="agreement")
+    metrics = models.JSONField(default=dict, blank=True)
+    # Null until the first computation finishes.
+    computed_at = models.DateTimeField(null=True, blank=True)
+    # The newest annotation the metrics include: newer ones are pending.
+    last_annotation_id = models.PositiveBigIntegerField(default=0)
+    # When a refresh was last queued, so a busy dashboard queues one, not one per request.
+    refresh_queued_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"agreement of {self.project_id} at {self.computed_at}"

@@ -5,22 +5,33 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from labelops.annotation.models import Annotation, Lease
-from labelops.items.api.items import ItemSerializer
+from labelops.annotation.models import Annotation, Consensus, Lease, Review, ReviewDecision, ReviewReason, ReviewTask
+from labelops.items.api.items import ConsensusSerializer, ItemSerializer
 
 # A day: longer is a clock or client error, not time spent on one item.
 MAX_TIME_SPENT_MS = 24 * 3600 * 1000
 
 
+class RejectionSerializer(serializers.ModelSerializer):
+    """Why a reviewer discarded an annotation."""
+
+    class Meta:
+        model = Review
+        fields = ["comment", "created_at"]
+        read_only_fields = fields
+
+
 class AnnotationSerializer(serializers.ModelSerializer):
     annotator_username = serializers.CharField(source="annotator.username", read_only=True)
     taxonomy_version = serializers.IntegerField(source="taxonomy_version.number", read_only=True)
+    rejection = RejectionSerializer(source="rejected_by", read_only=True, allow_null=True,
+                                    help_text="Set when a reviewer rejected this annotation: their comment.")
 
     class Meta:
         model = Annotation
         fields = [
             "id", "item", "annotator", "annotator_username", "labels", "source", "proposal",
-            "taxonomy_version", "time_spent_ms", "discarded", "created_at",
+            "taxonomy_version", "time_spent_ms", "discarded", "rejection", "created_at",
         ]
         read_only_fields = fields
 
@@ -74,3 +85,66 @@ class SubmitSerializer(StrictInput):
 
 class SkipSerializer(StrictInput):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+
+
+# --- The review queue ------------------------------------------------------------
+
+
+class ReviewTaskSerializer(serializers.ModelSerializer):
+    """An item waiting for review, with everything needed to decide it."""
+
+    item = ItemSerializer()
+    reasons = serializers.ListField(child=serializers.ChoiceField(choices=ReviewReason.choices))
+    consensus = serializers.SerializerMethodField()
+    annotations = serializers.SerializerMethodField()
+    gold_labels = serializers.SerializerMethodField(help_text="The known answer, for gold failures; else null.")
+
+    class Meta:
+        model = ReviewTask
+        fields = ["id", "item", "reasons", "details", "consensus", "annotations", "gold_labels", "created_at"]
+        read_only_fields = fields
+
+    def get_consensus(self, task) -> ConsensusSerializer(allow_null=True):
+        consensus = Consensus.objects.filter(item=task.item).select_related("taxonomy_version").first()
+        return ConsensusSerializer(consensus).data if consensus else None
+
+    def get_annotations(self, task) -> AnnotationSerializer(many=True):
+        """The annotation under review (gold failures), else the item's live annotations."""
+        annotations = Annotation.objects.active().filter(item=task.item).select_related(
+            "annotator", "taxonomy_version", "rejected_by")
+        if task.annotation_id is not None:
+            annotations = annotations.filter(pk=task.annotation_id)
+        return AnnotationSerializer(annotations, many=True).data
+
+    def get_gold_labels(self, task) -> serializers.ListField(child=serializers.CharField(), allow_null=True):
+        return task.item.gold_labels if task.annotation_id is not None else None
+
+
+class DecideSerializer(StrictInput):
+    decision = serializers.ChoiceField(choices=ReviewDecision.choices)
+    labels = serializers.ListField(child=serializers.CharField(), required=False, allow_empty=False,
+                                   help_text="With fix: the final labels (keys of the active taxonomy).")
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="",
+                                    help_text="Required with reject: the annotators see it.")
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Review
+        fields = ["id", "item", "reviewer", "decision", "labels", "comment", "reason", "created_at"]
+        read_only_fields = fields
+
+
+# --- Agreement metrics -------------------------------------------------------------
+
+
+class AgreementSerializer(serializers.Serializer):
+    """The stored agreement snapshot (see `labelops.annotation.services.metrics`)."""
+
+    computed_at = serializers.DateTimeField(allow_null=True, help_text="When the metrics were computed; "
+                                            "null until the first computation finishes.")
+    pending_annotations = serializers.IntegerField(help_text="Annotations newer than the snapshot.")
+    refresh_queued = serializers.BooleanField(help_text="True if this request queued a recomputation.")
+    metrics = serializers.DictField(help_text="units, items, annotations, fleiss_kappa, krippendorff_alpha, "
+                                    "krippendorff_alpha_taxonomy, bootstrap (95% intervals), per_label, pairs "
+                                    "(Cohen's kappa), gold_accuracy.")

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from labelops.annotation import queue_views, views
+from labelops.annotation import consensus_views, metrics_views, queue_views, review_views, views
 
 urlpatterns = [
     path("projects/<int:project_pk>/annotations/", views.AnnotationList.as_view(), name="annotation-list"),
@@ -19,4 +19,10 @@ urlpatterns = [
          name="lease-heartbeat"),
     path("projects/<int:project_pk>/queue/leases/<int:pk>/release/", queue_views.ReleaseLease.as_view(),
          name="lease-release"),
+    path("projects/<int:project_pk>/review/next/", review_views.ReviewNext.as_view(), name="review-next"),
+    path("projects/<int:project_pk>/review/<int:item_pk>/decide/", review_views.ReviewDecide.as_view(),
+         name="review-decide"),
+    path("projects/<int:project_pk>/agreement/", metrics_views.Agreement.as_view(), name="agreement"),
+    path("projects/<int:project_pk>/consensus/dawid-skene/", consensus_views.RecomputeDawidSkene.as_view(),
+         name="consensus-dawid-skene"),
 ]

@@ -38,7 +38,8 @@ class AnnotationList(ProjectScopedMixin, generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Annotation.objects.none()
-        annotations = Annotation.objects.for_project(self.project).select_related("annotator", "taxonomy_version")
+        annotations = Annotation.objects.for_project(self.project).select_related(
+            "annotator", "taxonomy_version", "rejected_by")
         if not has_role(self.role, Role.REVIEWER):
             annotations = annotations.filter(annotator=self.request.user)
         return annotations

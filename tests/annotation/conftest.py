@@ -66,3 +66,35 @@ def queue_project(project, lead):
     """The persona project with overlap 1 and no gold mixing."""
     set_rules(project, lead, overlap=1)
     return project
+
+
+def label_item(project, annotator, labels, rng=None):
+    """`annotator` takes their next item and submits `labels`; returns the annotation."""
+    from labelops.annotation.services import next_item, submit
+
+    claim = next_item(project=project, annotator=annotator, rng=rng)
+    assert claim is not None, f"nothing served to {annotator}"
+    return submit(lease=claim.lease, annotator=annotator, labels=list(labels))
+
+
+@pytest.fixture
+def annotators(project, lead, annotator, annotator2, make_user):
+    """Five annotators of the persona project: the two personas and three more."""
+    extra = [make_user(f"annotator{n}") for n in (3, 4, 5)]
+    for user in extra:
+        project_services.add_member(actor=lead, project=project, user=user, role="annotator")
+    return [annotator, annotator2, *extra]
+
+
+@pytest.fixture
+def tree_project(db, lead, reviewer, annotator, annotator2, make_user):
+    """A project with a two-level taxonomy: payments/{card, transfer}, account/{login, profile}."""
+    project = project_services.create_project(actor=lead, name="Tree")
+    project_services.create_taxonomy_version(actor=lead, project=project, labels=[
+        {"key": "payments"}, {"key": "card", "parent": "payments"}, {"key": "transfer", "parent": "payments"},
+        {"key": "account"}, {"key": "login", "parent": "account"}, {"key": "profile", "parent": "account"},
+    ])
+    project_services.add_member(actor=lead, project=project, user=reviewer, role="reviewer")
+    for user in (annotator, annotator2):
+        project_services.add_member(actor=lead, project=project, user=user, role="annotator")
+    return project

@@ -54,7 +54,7 @@ def test_leads_and_reviewers_see_every_annotation(project, api, request, annotat
         "id": annotations["a1"].pk, "item": annotations["items"][0].pk,
         "annotator": annotations["a1"].annotator_id, "annotator_username": "annotator",
         "labels": ["bug"], "source": "manual", "proposal": None, "taxonomy_version": 1,
-        "time_spent_ms": 900, "discarded": False, "created_at": row["created_at"],
+        "time_spent_ms": 900, "discarded": False, "rejection": None, "created_at": row["created_at"],
     }
 
 

@@ -14,7 +14,7 @@ import pytest
 from django.db import connection, connections
 from django.db.models import Count, Q
 
-from labelops.annotation.models import Annotation, Lease
+from labelops.annotation.models import Annotation, Consensus, ConsensusStatus, Lease, ReviewTask
 from labelops.annotation.services import next_item, submit
 from labelops.items.models import Item, ItemState
 from labelops.projects import services as project_services
@@ -79,8 +79,13 @@ def test_fifty_annotators_at_once(transactional_db, lead, make_user):
     for item in items:
         assert item.real_annotations == item.annotation_count == OVERLAP, item.pk
         assert item.real_open_leases == item.active_lease_count == 0, item.pk
-        assert item.state == ItemState.LABELLED
+        # Consensus settled each item in its last submit: a clear majority
+        # is approved, a tie (a vs b) waits for a reviewer.
+        consensus = Consensus.objects.get(item=item)
+        expected = ItemState.APPROVED if consensus.status == ConsensusStatus.APPROVED else ItemState.IN_REVIEW
+        assert item.state == expected, item.pk
     assert Lease.objects.filter(item__project=project).count() == ITEMS * OVERLAP
+    assert ReviewTask.objects.open().count() == Item.objects.filter(state=ItemState.IN_REVIEW).count()
 
 
 @pytest.mark.postgres

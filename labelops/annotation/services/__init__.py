@@ -3,16 +3,22 @@
 - `next_item` (queue.py): lease the next item, with its proposal.
 - `submit` (submit.py): answer a leased item.
 - `skip`, `release`, `heartbeat`, `expire_leases` (leases.py).
+- consensus.py: `on_overlap_reached` (majority vote, called by `submit`) and
+  `settle` (quality rules); dawid_skene.py: `recompute_dawid_skene` (batch);
+  agreement.py: agreement with partial credit along the taxonomy.
+- gold.py: `check_gold` (called by `submit` for gold items).
+- review.py: `send_to_review`, `next_review`, `decide`.
 
 Each states its locking in its docstring; `leases.py` describes the lock
 order all of them share (user row, then lease row, then item row).
 Bad input raises `django.core.exceptions.ValidationError`; an action on a
-lease that has ended raises `LeaseConflict`.
+lease that has ended raises `LeaseConflict`, a review decision on an item
+not in review `ReviewConflict`.
 """
 
-from labelops.annotation.services.errors import LeaseConflict
+from labelops.annotation.services.errors import LeaseConflict, ReviewConflict
 from labelops.annotation.services.leases import expire_leases, heartbeat, release, skip
 from labelops.annotation.services.queue import Claim, next_item
 from labelops.annotation.services.submit import submit
 
-__all__ = ["Claim", "LeaseConflict", "expire_leases", "heartbeat", "next_item", "release", "skip", "submit"]
+__all__ = ["Claim", "LeaseConflict", "ReviewConflict", "expire_leases", "heartbeat", "next_item", "release", "skip", "submit"]

@@ -13,3 +13,13 @@ class LeaseConflict(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
+
+
+class ReviewConflict(Exception):
+    """A review decision on an item that is not waiting for one (no open
+    review task). The API answers 409 with `message` and `code`."""
+
+    def __init__(self, message: str, code: str = "not_in_review"):
+        super().__init__(message)
+        self.message = message
+        self.code = code

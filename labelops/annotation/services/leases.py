@@ -22,8 +22,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from labelops.annotation.models import Lease, LeaseOutcome
+from labelops.annotation.models import Lease, LeaseOutcome, ReviewReason
 from labelops.annotation.services.errors import LeaseConflict
+from labelops.annotation.services.review import send_to_review
 from labelops.audit.services import record
 from labelops.items.models import Item, ItemState, Split
 from labelops.projects.models import Project
@@ -36,9 +37,10 @@ SKIP_OUTCOMES = {
     # The item goes back to the queue for others and, after
     # `REQUEUE_LATER_AFTER`, to this annotator again (the lease row is reopened).
     "requeue_later": LeaseOutcome.SKIPPED_LATER,
-    # The item leaves the queue for everyone: it turns `in_review`, so a
-    # reviewer decides what it is (fix) or sends it back (reject). Gold items
-    # stay as they are (they must not behave differently from other items).
+    # The item leaves the queue for everyone: it goes to review (reason
+    # `dropped`, see `review.send_to_review`), so a reviewer decides what it
+    # is (fix) or sends it back (reject). Gold items stay as they are (they
+    # must not behave differently from other items).
     "drop": LeaseOutcome.DROPPED,
 }
 
@@ -133,8 +135,8 @@ def skip(*, lease: Lease, annotator, policy: str | None = None, reason: str = ""
     item = close_lease(lease, SKIP_OUTCOMES[policy], now)
     before_state = item.state
     if policy == "drop" and item.split != Split.GOLD and item.state in (ItemState.UNLABELLED, ItemState.IN_PROGRESS):
-        item.state = ItemState.IN_REVIEW
-        item.save(update_fields=["state"])
+        send_to_review(item, ReviewReason.DROPPED, details={"annotator": annotator.pk, "reason": reason},
+                       actor=annotator)
     record(actor=annotator, verb="lease.skip", obj=lease, project=project,
            after={**lease.to_dict(), "policy": policy, "reason": reason,
                   "item_state": {"before": before_state, "after": item.state}})

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from labelops.annotation.models import Annotation, AnnotationSource, Lease, LeaseOutcome
-from labelops.annotation.services import consensus
+from labelops.annotation.services import consensus, gold
 from labelops.annotation.services.leases import close_lease, lock_item, lock_live_lease
 from labelops.audit.services import record
 from labelops.items.models import ItemState, Split
@@ -53,11 +53,13 @@ def submit(*, lease: Lease, annotator, labels: list[str], time_spent_ms: int | N
     Counters move together: `annotation_count + 1`, `active_lease_count - 1`.
     A pool or holdout item becomes `in_progress`, or `labelled` when it
     reaches `rules.overlap`, which calls `consensus.on_overlap_reached` in
-    this transaction. Gold items keep their state.
+    this transaction. Gold items keep their state; the answer is checked
+    against the known one (`gold.check_gold`, in this transaction).
 
     Raises `LeaseConflict` (closed, submitted before, expired),
     `Lease.DoesNotExist` (another user's lease) and `ValidationError` (bad
-    labels); nothing is written then. Locks the lease row, then the item row.
+    labels); nothing is written then. Locks the lease row, then the item
+    row (then, for gold items, the annotator's stats row).
     """
     now = timezone.now()
     lease = lock_live_lease(lease.pk, annotator, "submit", now)
@@ -80,10 +82,10 @@ def submit(*, lease: Lease, annotator, labels: list[str], time_spent_ms: int | N
     )
     item = close_lease(lease, LeaseOutcome.SUBMITTED, now, annotated=True)
     before_state = item.state
-    overlap = QualityRules.objects.values_list("overlap", flat=True).get(project=project)
+    rules = QualityRules.objects.get(project=project)
     reached = False
     if item.split != Split.GOLD and item.state in (ItemState.UNLABELLED, ItemState.IN_PROGRESS):
-        reached = item.annotation_count >= overlap
+        reached = item.annotation_count >= rules.overlap
         item.state = ItemState.LABELLED if reached else ItemState.IN_PROGRESS
         item.save(update_fields=["state"])
     record(
@@ -96,4 +98,6 @@ def submit(*, lease: Lease, annotator, labels: list[str], time_spent_ms: int | N
     )
     if reached:
         consensus.on_overlap_reached(item)
+    if item.split == Split.GOLD:
+        gold.check_gold(project=project, item=item, annotation=annotation, rules=rules, now=now)
     return annotation

@@ -1,0 +1,70 @@
+"""The review queue over HTTP: the next item to review, and a decision on it.
+
+Reviewers and leads only (annotators 403, outsiders 404). Views parse,
+authorise and format; the work is in `labelops.annotation.services.review`.
+Bad input is a 400 naming the problem, a decision on an item that is not in
+review a 409; nothing is written on error.
+"""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from labelops.annotation.queue_views import Conflict
+from labelops.annotation.serializers import DecideSerializer, ReviewSerializer, ReviewTaskSerializer
+from labelops.annotation.services import review as review_services
+from labelops.annotation.services.errors import ReviewConflict
+from labelops.items.models import Item
+from labelops.projects.access import ProjectScopedMixin
+from labelops.projects.models import Role
+
+FORBIDDEN = OpenApiResponse(description="You are an annotator: reviewing needs the reviewer role.")
+NOT_FOUND = OpenApiResponse(description="Not a member of the project, or no such item in it.")
+
+
+@extend_schema(tags=["review"])
+class ReviewNext(ProjectScopedMixin, APIView):
+    needed_roles = {"get": Role.REVIEWER}
+
+    @extend_schema(
+        summary="The next item to review",
+        description="The oldest open review task: the item, why it is here, its consensus and its annotations. "
+                    "204 when the review queue is empty.",
+        responses={200: ReviewTaskSerializer, 204: OpenApiResponse(description="Nothing to review."),
+                   403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def get(self, request, project_pk):
+        task = review_services.next_review(self.project)
+        if task is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(ReviewTaskSerializer(task, context={"request": request}).data)
+
+
+@extend_schema(tags=["review"])
+class ReviewDecide(ProjectScopedMixin, APIView):
+    needed_roles = {"post": Role.REVIEWER}
+
+    def handle_exception(self, exc):
+        if isinstance(exc, ReviewConflict):
+            exc = Conflict(detail=exc.message, code=exc.code)
+        return super().handle_exception(exc)
+
+    @extend_schema(
+        summary="Decide an item in review: accept, fix (with labels) or reject (with a comment)",
+        request=DecideSerializer,
+        responses={201: ReviewSerializer, 400: OpenApiResponse(description="A label not in the active taxonomy, "
+                   "fix without labels, reject without a comment, accept with nothing to accept."),
+                   403: FORBIDDEN, 404: NOT_FOUND,
+                   409: OpenApiResponse(description="The item is not in review.")},
+    )
+    def post(self, request, project_pk, item_pk):
+        item = get_object_or_404(Item.objects.for_project(self.project), pk=item_pk)
+        incoming = DecideSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        review = review_services.decide(project=self.project, item=item, reviewer=request.user,
+                                        **incoming.validated_data)
+        return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
