@@ -1,6 +1,7 @@
 """python -m labelops.bench <benchmark> [options]
 
     import   the import pipeline on a generated CSV (see labelops.bench.imports)
+    queue    simulated annotators doing next + submit over HTTP (see labelops.bench.queue)
 """
 
 from __future__ import annotations
@@ -14,16 +15,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m labelops.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="benchmark", required=True)
-    from labelops.bench import imports
+    from labelops.bench import imports, queue
 
-    imports.add_arguments(commands.add_parser("import", help=imports.__doc__.splitlines()[0]))
+    benchmarks = {"import": imports, "queue": queue}
+    for name, module in benchmarks.items():
+        module.add_arguments(commands.add_parser(name, help=module.__doc__.splitlines()[0]))
     args = parser.parse_args(argv)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labelops.settings")
     import django
 
     django.setup()
-    return imports.run(args)
+    return benchmarks[args.benchmark].run(args)
 
 
 if __name__ == "__main__":

@@ -69,6 +69,8 @@ LAZY_EXPIRE_LIMIT = 100
 
 QUEUED_SPLITS = (Split.POOL, Split.HOLDOUT)
 QUEUED_STATES = (ItemState.UNLABELLED, ItemState.IN_PROGRESS)
+# Pool order: by id (`project_id` is one value; see `_queued_items`).
+POOL_ORDER = ("project_id", "id")
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ def _claim(project: Project, annotator, rng) -> Claim | None:
         )
         item, order = _lock_first(ranked.order_by("proposals__rank", "id")), "ranked"
     if item is None:
-        item, order = _lock_first(_queued_items(project, annotator, rules.overlap, now).order_by("id")), "pool"
+        item, order = _lock_first(_queued_items(project, annotator, rules.overlap, now).order_by(*POOL_ORDER)), "pool"
     if item is None:
         return None
 
@@ -140,8 +142,18 @@ def _not_served_to(annotator, now: datetime) -> Q:
 
 
 def _queued_items(project: Project, annotator, overlap: int, now: datetime):
+    """The items `annotator` may be served now. Ordered by `POOL_ORDER`, the
+    first row comes straight off the partial index `item_queued_idx`."""
     return (
-        Item.objects.for_project(project)
+        # `p <= project_id <= p`, not `= p`: the same rows, but PostgreSQL
+        # then keeps `project_id` in the sort key `POOL_ORDER`, which only
+        # `item_queued_idx (project_id, id)` provides. With `= p` the key
+        # reduces to `id`, the planner prefers walking the primary key (it
+        # assumes a project's rows are spread evenly over all ids), so every
+        # `next` in a later project walked past all rows of earlier projects
+        # and its own labelled ones (300-900 ms with a 1M-item project ahead
+        # of it; 0.1 ms off the partial index). See labelops.bench.queue.
+        Item.objects.filter(project_id__gte=project.pk, project_id__lte=project.pk)
         .filter(split__in=QUEUED_SPLITS, state__in=QUEUED_STATES)
         .alias(taken=F("annotation_count") + F("active_lease_count"))
         .filter(taken__lt=overlap)
