@@ -190,7 +190,9 @@ class ExportFormat:
         return data
 
     def stream(self, rows: Iterable[ExportRow]) -> Iterator[bytes]:
-        raise NotImplementedError
+        """The export as byte chunks. Every streamed format overrides this;
+        Parquet needs a seekable file for its footer and has `write` instead."""
+        raise NotImplementedError(f"{type(self).__name__} is written to a file, not streamed")
 
 
 class JsonlFormat(ExportFormat):
