@@ -161,8 +161,21 @@ def _queued_items(project: Project, annotator, overlap: int, now: datetime):
     )
 
 
+# Gold order: the key of `item_queue_idx (project, split, state, id)`.
+GOLD_ORDER = ("project_id", "split", "state", "id")
+
+
 def _gold_items(project: Project, annotator, now: datetime):
-    return Item.objects.for_project(project).in_split(Split.GOLD).filter(_not_served_to(annotator, now)).order_by("id")
+    """Gold items `annotator` has not been served. The same planner trap as
+    `_queued_items`: with `project_id = p ... ORDER BY id` PostgreSQL walked
+    the primary key past every earlier project's rows (88 ms behind a
+    600k-item project); the range form with `GOLD_ORDER` reads the first row
+    off `item_queue_idx`."""
+    return (
+        Item.objects.filter(project_id__gte=project.pk, project_id__lte=project.pk, split=Split.GOLD)
+        .filter(_not_served_to(annotator, now))
+        .order_by(*GOLD_ORDER)
+    )
 
 
 def _lock_first(items) -> Item | None:
