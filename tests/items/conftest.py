@@ -15,6 +15,7 @@ import pytest
 
 from labelops.annotation.models import Annotation, Consensus, FinalLabel, Review
 from labelops.items.models import Item, ItemState
+from labelops.projects import services as project_services
 
 _counter = itertools.count()
 
@@ -133,3 +134,11 @@ def labelled_item(db):
 def labelled_items(project, reviewer, annotator, annotator2) -> dict[str, Item]:
     """The export test project: see `_export_dataset`."""
     return _export_dataset(project, reviewer=reviewer, annotator=annotator, annotator2=annotator2)
+
+
+@pytest.fixture
+def image_project(db, lead):
+    """An image project with a cat/dog taxonomy, led by `lead`."""
+    project = project_services.create_project(actor=lead, name="Pets", modality="image")
+    project_services.create_taxonomy_version(actor=lead, project=project, labels=[{"key": "cat"}, {"key": "dog"}])
+    return project

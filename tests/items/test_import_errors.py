@@ -24,12 +24,6 @@ from tests.items.import_helpers import (
 
 
 
-@pytest.fixture
-def image_project(db, lead):
-    project = project_services.create_project(actor=lead, name="Pets", modality="image")
-    project_services.create_taxonomy_version(actor=lead, project=project, labels=[{"key": "cat"}, {"key": "dog"}])
-    return project
-
 
 def fails(project, user, data, fmt, pattern, **options) -> ImportFailed:
     """Import, expect ImportFailed matching `pattern`, and check nothing was kept."""

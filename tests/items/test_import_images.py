@@ -20,12 +20,6 @@ from tests.items.import_helpers import (
 
 
 
-@pytest.fixture
-def image_project(db, lead):
-    project = project_services.create_project(actor=lead, name="Pets", modality="image")
-    project_services.create_taxonomy_version(actor=lead, project=project, labels=[{"key": "cat"}, {"key": "dog"}])
-    return project
-
 
 RED, GREEN, BLUE = png((255, 0, 0)), png((0, 255, 0)), png((0, 0, 255), size=(5, 7))
 
