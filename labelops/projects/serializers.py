@@ -225,6 +225,39 @@ class TaxonomyVersionDetailSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class MigrationSummarySerializer(serializers.Serializer):
+    """What a new version's mapping did to the project's labels (see
+    `labelops.annotation.services.taxonomy_migration`)."""
+
+    from_version = serializers.IntegerField()
+    to_version = serializers.IntegerField()
+    mapping = serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
+                                    help_text="The old keys of each mapping kind.")
+    annotations_relabelled = serializers.IntegerField()
+    annotations_carried = serializers.IntegerField(help_text="Labels unchanged, now in the new version.")
+    annotations_discarded = serializers.IntegerField()
+    consensus_relabelled = serializers.IntegerField()
+    consensus_carried = serializers.IntegerField()
+    items_sent_back = serializers.IntegerField(help_text="Back in the queue to be labelled again.")
+    gold_items_demoted = serializers.IntegerField(help_text="Gold items whose answer was split or deprecated: "
+                                                            "now holdout items with no known answer.")
+    answers_relabelled = serializers.IntegerField()
+    answers_cleared = serializers.IntegerField()
+    proposals_relabelled = serializers.IntegerField()
+    proposals_dropped = serializers.IntegerField()
+    review_tasks_closed = serializers.IntegerField()
+
+
+class TaxonomyVersionCreatedSerializer(TaxonomyVersionDetailSerializer):
+    """A version just made, with what its mapping migrated (null for a first version)."""
+
+    migration = MigrationSummarySerializer(read_only=True, allow_null=True)
+
+    class Meta(TaxonomyVersionDetailSerializer.Meta):
+        fields = [*TaxonomyVersionDetailSerializer.Meta.fields, "migration"]
+        read_only_fields = fields
+
+
 class LabelInputSerializer(StrictFieldsMixin, serializers.Serializer):
     """Types only: the service checks keys, hotkeys and the tree, naming the label."""
 

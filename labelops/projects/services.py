@@ -273,7 +273,9 @@ def create_taxonomy_version(
     """Create the next taxonomy version from a full label list and a mapping
     from the previous version. Locks the project row so two editors cannot
     both create "version N+1"."""
-    Project.objects.select_for_update().get(pk=project.pk)
+    # NO KEY UPDATE: inserts that reference the project (an annotator's first
+    # stats row, during a submit the migration waits on) must not deadlock with it.
+    Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     draft = check_taxonomy_version(project=project, labels=labels, mapping=mapping)
     previous = draft.previous
 
@@ -295,9 +297,18 @@ def create_taxonomy_version(
         TaxonomyMapping(to_version=version, from_version=previous, kind=m["kind"], from_key=m["from"], to_keys=m["to"])
         for m in draft.mapping
     )
+    # The project's labels move into the new version in this transaction (a
+    # local import: the annotation app builds on this one). `version.migration`
+    # is what moved (a `MigrationSummary`, counted in this event), None for a first version.
+    version.migration = None
+    if previous is not None:
+        from labelops.annotation.services.taxonomy_migration import migrate_to_version
+
+        version.migration = migrate_to_version(project=project, old_version=previous, new_version=version, actor=actor)
     record(actor=actor, verb="taxonomy.create_version", obj=version, project=project,
            before=previous.to_dict() if previous else None,
-           after={**version.to_dict(), "mapping": list(draft.mapping)})
+           after={**version.to_dict(), "mapping": list(draft.mapping),
+                  "migration": version.migration.to_dict() if version.migration else None})
     return version
 
 

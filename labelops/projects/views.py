@@ -30,6 +30,7 @@ from labelops.projects.serializers import (
     MembershipSerializer,
     ProjectSerializer,
     QualityRulesSerializer,
+    TaxonomyVersionCreatedSerializer,
     TaxonomyVersionCreateSerializer,
     TaxonomyVersionDetailSerializer,
     TaxonomyVersionSerializer,
@@ -186,9 +187,12 @@ class ProjectTaxonomyMixin(ProjectScopedMixin):
         description=(
             "Give the complete label list of the new version. Every label of the current version that is "
             "not kept under the same key needs a mapping entry: rename (one target), merge (one target, "
-            "one entry per merged label), split (two or more targets) or deprecate (no target)."
+            "one entry per merged label), split (two or more targets) or deprecate (no target). "
+            "The project's annotations, consensus, known answers and proposals move into the new version "
+            "in the same request: renamed and merged labels are rewritten, items that used a split or "
+            "deprecated label go back to the queue to be labelled again. `migration` counts what moved."
         ),
-        request=TaxonomyVersionCreateSerializer, responses={201: TaxonomyVersionDetailSerializer},
+        request=TaxonomyVersionCreateSerializer, responses={201: TaxonomyVersionCreatedSerializer},
     ),
 )
 class TaxonomyVersionList(ProjectTaxonomyMixin, generics.ListCreateAPIView):
@@ -201,9 +205,10 @@ class TaxonomyVersionList(ProjectTaxonomyMixin, generics.ListCreateAPIView):
     def create(self, request, *args, **kwargs):
         incoming = TaxonomyVersionCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        version = services.create_taxonomy_version(actor=request.user, project=self.project, **incoming.validated_data)
-        version = self.with_labels(super().get_queryset()).get(pk=version.pk)
-        return Response(TaxonomyVersionDetailSerializer(version).data, status=status.HTTP_201_CREATED)
+        created = services.create_taxonomy_version(actor=request.user, project=self.project, **incoming.validated_data)
+        version = self.with_labels(super().get_queryset()).get(pk=created.pk)
+        version.migration = created.migration
+        return Response(TaxonomyVersionCreatedSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
 @extend_schema(tags=["taxonomy"])
