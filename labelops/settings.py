@@ -258,7 +258,29 @@ CELERY_WORKER_QUEUES = ["default", "ingest", "embed", "train"]
 # lazily when someone asks for work; this sweep returns items nobody asks about.
 CELERY_BEAT_SCHEDULE = {
     "expire-leases": {"task": "labelops.annotation.tasks.expire_leases", "schedule": 60.0},
+    "recover-stalled-rounds": {"task": "labelops.learning.tasks.recover_stalled_rounds", "schedule": 60.0},
+    "start-due-rounds": {"task": "labelops.learning.tasks.start_due_rounds", "schedule": 60.0},
 }
+
+# --- Training rounds ---------------------------------------------------------------
+
+# A worker running a round's step writes a heartbeat this often; a step whose
+# heartbeat is older than ROUND_STALL_SECONDS is presumed dead and sent again.
+ROUND_HEARTBEAT_SECONDS = envint("ROUND_HEARTBEAT_SECONDS", 10, minimum=1)
+ROUND_STALL_SECONDS = envint("ROUND_STALL_SECONDS", 300, minimum=2)
+if ROUND_STALL_SECONDS < 2 * ROUND_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(
+        f"ROUND_STALL_SECONDS={ROUND_STALL_SECONDS} must be at least twice "
+        f"ROUND_HEARTBEAT_SECONDS={ROUND_HEARTBEAT_SECONDS}, or live steps would be taken for dead ones"
+    )
+# Artifact folders of this many newest finished rounds per project are kept
+# (the active model's always is); older ones are deleted after each round.
+ROUND_ARTIFACT_RETENTION = envint("ROUND_ARTIFACT_RETENTION", 5, minimum=1)
+# Folders a project's `text_encoder` setting may name (besides model names).
+TEXT_ENCODER_DIRS = envlist("TEXT_ENCODER_DIRS", "")
+# Torch/BLAS threads per worker process: on a small machine a training round
+# must leave cores to the web server (issue 5's p95 target).
+WORKER_TORCH_THREADS = envint("WORKER_TORCH_THREADS", 1, minimum=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 LOGGING = {

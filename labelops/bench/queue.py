@@ -135,7 +135,7 @@ def delete_project_rows(project_id: int) -> None:
 
     from labelops.annotation.models import Annotation, Consensus, FinalLabel, Lease, ReviewTask
     from labelops.items.models import Item
-    from labelops.learning.models import Proposal
+    from labelops.learning.models import Proposal, TrainingRound
     from labelops.projects.models import Project
 
     item_table = Item._meta.db_table
@@ -146,6 +146,8 @@ def delete_project_rows(project_id: int) -> None:
                 f"(SELECT id FROM {item_table} WHERE project_id = %s)", [project_id]
             )
         cursor.execute(f"DELETE FROM {item_table} WHERE project_id = %s", [project_id])  # noqa: S608
+        # Rounds protect their taxonomy version; they go (with clusters and models) first.
+        TrainingRound.objects.filter(project_id=project_id).delete()
         Project.objects.get(pk=project_id).delete()
 
 
@@ -299,7 +301,7 @@ class Client:
 
 
 def _annotate(port: int, token: str, project_id: int, stop_at: float, limit: int, seed: int, tally: Tally,
-              think_ms: float = 0) -> None:
+              think_ms: float = 0, labels: list[str] = LABELS) -> None:
     client, rng = Client(port, token), random.Random(seed)
     base = f"/api/v1/projects/{project_id}/queue"
     try:
@@ -316,7 +318,7 @@ def _annotate(port: int, token: str, project_id: int, stop_at: float, limit: int
             if think_ms:
                 time.sleep(think_ms * rng.uniform(0.5, 1.5) / 1000)
             status, _ = client.call(tally, "submit", "POST", f"{base}/leases/{lease}/submit/",
-                                    {"labels": [rng.choice(LABELS)], "time_spent_ms": rng.randint(500, 5000)})
+                                    {"labels": [rng.choice(labels)], "time_spent_ms": rng.randint(500, 5000)})
             if status == 201:
                 tally.submitted += 1
     finally:

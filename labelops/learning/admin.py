@@ -1,18 +1,158 @@
-"""Admin pages for training rounds and the model versions they made:
-read-only, scoped to the projects the user leads."""
+"""Admin pages for training rounds and the model versions they made, scoped
+to the projects the user leads; and the admin's way to start a round.
 
-from django.contrib import admin
+Rounds are never edited here: a lead starts one (the "Start a training round"
+action on projects and the button on a project's page, both from
+`StartRoundAdminMixin`, mixed into the project admin), watches its state,
+step, progress and time left, and may cancel it. Both go through
+`labelops.learning.services.rounds`, so they are refused and audited exactly
+as over the API.
+"""
 
-from labelops.learning.models import ModelVersion, TrainingRound
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from labelops.learning.models import FINISHED_STATES, ModelVersion, TrainingRound
+from labelops.learning.services import rounds
 from labelops.projects.admin_scoping import LeadScopedAdminMixin, LedProjectFilter, ReadOnlyAdminMixin
+
+
+def _validation_message(error: ValidationError) -> str:
+    return "; ".join(error.messages)
+
+
+# --- Starting rounds from the project admin ------------------------------------------------
+
+
+class StartRoundAdminMixin:
+    """For the Project admin: an action and a change-page button (a POST to
+    `<id>/start-round/`, see templates/admin/projects/project/change_form.html)
+    that start a round with the project's settings. Both need the change
+    permission on projects, and the admin's queryset limits them to the
+    projects the user leads."""
+
+    actions = ["start_training_round"]
+
+    def get_urls(self):
+        start = self.admin_site.admin_view(require_POST(self.start_round_view))
+        name = f"{self.opts.app_label}_{self.opts.model_name}_start_round"
+        return [path("<path:object_id>/start-round/", start, name=name), *super().get_urls()]
+
+    def _start(self, request, project) -> TrainingRound | None:
+        """Start a round of `project`, telling the user how it went."""
+        try:
+            training_round = rounds.start_round(project=project, actor=request.user)
+        except rounds.RoundConflict as conflict:
+            self.message_user(request, f"{project}: {conflict.message}", messages.ERROR)
+            return None
+        except ValidationError as error:
+            self.message_user(request, f"{project}: {_validation_message(error)}", messages.ERROR)
+            return None
+        link = reverse("admin:learning_traininground_change", args=[training_round.pk])
+        self.message_user(
+            request,
+            format_html('{}: <a href="{}">round {}</a> is queued.', project, link, training_round.number),
+            messages.SUCCESS,
+        )
+        return training_round
+
+    @admin.action(description="Start a training round", permissions=["change"])
+    def start_training_round(self, request, queryset):
+        for project in queryset.order_by("pk"):
+            self._start(request, project)
+
+    def start_round_view(self, request, object_id):
+        project = self.get_object(request, unquote(object_id))
+        if project is None:  # not a project this user leads
+            raise Http404("no such project among those you lead")
+        if not self.has_change_permission(request, project):
+            raise PermissionDenied
+        training_round = self._start(request, project)
+        if training_round is None:
+            return HttpResponseRedirect(reverse("admin:projects_project_change", args=[project.pk]))
+        return HttpResponseRedirect(reverse("admin:learning_traininground_change", args=[training_round.pk]))
+
+
+# --- Rounds ----------------------------------------------------------------------------------
+
+
+def _duration(seconds) -> str:
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
 
 
 @admin.register(TrainingRound)
 class TrainingRoundAdmin(LeadScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["project", "number", "state", "labels_count", "created_by", "created_at", "finished_at"]
+    list_display = ["project", "number", "state", "step", "percent_done", "time_left", "short_error",
+                    "labels_count", "created_by", "created_at", "finished_at"]
     list_filter = [LedProjectFilter, "state"]
     list_select_related = ["project", "created_by"]
     show_full_result_count = False
+    actions = ["cancel_rounds"]
+    fields = ["project", "number", "state", "step", "attempt", "percent_done", "time_left", "progress_message",
+              "error", "config", "metrics", "artifacts", "labels_count", "labels_hash", "taxonomy_version",
+              "created_by", "created_at", "started_at", "heartbeat_at", "finished_at"]
+    readonly_fields = ["percent_done", "time_left", "progress_message"]
+
+    @admin.display(description="progress")
+    def percent_done(self, training_round) -> str:
+        percent = (training_round.progress or {}).get("percent")
+        return "—" if percent is None else f"{float(percent):.0f}%"
+
+    @admin.display(description="time left")
+    def time_left(self, training_round) -> str:
+        eta = (training_round.progress or {}).get("eta_seconds")
+        if training_round.is_finished or eta is None:
+            return "—"
+        return _duration(eta)
+
+    @admin.display(description="message")
+    def progress_message(self, training_round) -> str:
+        return (training_round.progress or {}).get("message") or "—"
+
+    @admin.display(description="error")
+    def short_error(self, training_round) -> str:
+        first_line = training_round.error.strip().splitlines()[0] if training_round.error.strip() else ""
+        return first_line[:120] + ("…" if len(first_line) > 120 else "")
+
+    def has_cancel_permission(self, request) -> bool:
+        # Whoever sees a round may cancel it: the queryset holds only rounds
+        # of projects the user leads (or every round, for a superuser).
+        return self.has_view_permission(request)
+
+    @admin.action(description="Cancel the selected rounds in flight", permissions=["cancel"])
+    def cancel_rounds(self, request, queryset):
+        cancelled, finished = [], []
+        for training_round in queryset.select_related("project").order_by("project", "number"):
+            if training_round.state in FINISHED_STATES:
+                finished.append(training_round)
+                continue
+            try:
+                rounds.cancel_round(training_round=training_round, actor=request.user)
+            except rounds.RoundConflict:  # it finished between the page and the click
+                finished.append(training_round)
+                continue
+            cancelled.append(training_round)
+        if cancelled:
+            self.message_user(request, "Cancelled: " + ", ".join(str(r) for r in cancelled) + ".", messages.SUCCESS)
+        if finished:
+            self.message_user(
+                request, "Already finished, left as they were: " + ", ".join(str(r) for r in finished) + ".",
+                messages.WARNING,
+            )
 
 
 @admin.register(ModelVersion)

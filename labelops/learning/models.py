@@ -47,6 +47,17 @@ class TrainingRound(models.Model):
     # {"step": ..., "percent": ..., "eta_seconds": ...}
     progress = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    # The step in flight and its attempt: a worker runs a step only while
+    # (step, attempt) still match its task's arguments, so a stale or
+    # duplicated message, or a worker that was presumed dead, changes nothing.
+    step = models.CharField(max_length=16, blank=True)
+    attempt = models.PositiveIntegerField(default=0)
+    # Written every few seconds by the worker running the step; a stale
+    # heartbeat means the worker died (see services.rounds.recover_stalled_rounds).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When the step in flight was handed to the broker: a step that no worker
+    # has picked up this long after (a lost message) is sent again too.
+    step_sent_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -140,6 +151,9 @@ class Proposal(models.Model):
     cluster = models.ForeignKey(Cluster, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # Position in the round's active-learning order (0 = ask first); null if not ranked.
     rank = models.PositiveIntegerField(null=True, blank=True)
+    # The nearest items with approved labels, by the round's embeddings:
+    # [{"item": id, "labels": [...], "similarity": cosine}], nearest first.
+    neighbours = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

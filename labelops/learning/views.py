@@ -1,16 +1,36 @@
-"""Reading training rounds: state, progress, metrics and the model each produced.
-Every member may read; starting a round is a lead's action elsewhere."""
+"""Training rounds over HTTP: read them, start one, cancel one, and fetch the
+learning curve a round drew.
+
+Every member may read rounds and their learning curve; starting and
+cancelling are a lead's (reviewers and annotators 403, outsiders 404).
+Views parse, authorise and format; the work is in
+`labelops.learning.services.rounds`. Bad overrides are a 400 naming the
+setting; a second round while one runs, or cancelling a finished round, a
+409 (`round_running`, `round_finished`); nothing is written on error.
+"""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import generics
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import APIException
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from labelops.annotation.queue_views import Conflict
 from labelops.api.pagination import KeysetPagination
+from labelops.learning import artifacts
 from labelops.learning.models import TrainingRound
-from labelops.learning.serializers import TrainingRoundSerializer
+from labelops.learning.serializers import StartRoundSerializer, TrainingRoundSerializer
+from labelops.learning.services import rounds
 from labelops.projects.access import ProjectScopedMixin
 from labelops.projects.models import Role
+
+NOT_FOUND = OpenApiResponse(description="Not a member of the project, or no such round in it.")
+LEADS_ONLY = OpenApiResponse(description="Only the project's leads start and cancel rounds.")
 
 
 class NewestRoundFirst(KeysetPagination):
@@ -18,7 +38,7 @@ class NewestRoundFirst(KeysetPagination):
 
 
 class RoundAccessMixin(ProjectScopedMixin):
-    needed_roles = {"get": Role.ANNOTATOR}
+    needed_roles = {"get": Role.ANNOTATOR}  # anything else (start, cancel) needs the lead role
     serializer_class = TrainingRoundSerializer
 
     def get_queryset(self):
@@ -28,14 +48,102 @@ class RoundAccessMixin(ProjectScopedMixin):
             "taxonomy_version", "created_by", "model_version"
         )
 
+    def handle_exception(self, exc):
+        if isinstance(exc, rounds.RoundConflict):
+            exc = Conflict(detail=exc.message, code=exc.code)
+        elif isinstance(exc, rounds.BrokerUnavailable):
+            exc = ServiceUnavailable(detail=exc.message, code="broker_unavailable")
+        return super().handle_exception(exc)
 
-@extend_schema(summary="List a project's training rounds", description="Newest first, keyset-paginated.")
+
+class ServiceUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "the task broker is unavailable"
+    default_code = "broker_unavailable"
+
+
+@extend_schema(tags=["rounds"])
 class RoundList(RoundAccessMixin, generics.ListAPIView):
     pagination_class = NewestRoundFirst
     filter_backends = []
 
+    @extend_schema(summary="List a project's training rounds", description="Newest first, keyset-paginated.")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
-@extend_schema(summary="One training round, by its number in the project")
+    @extend_schema(
+        summary="Start a training round",
+        description=(
+            "The round takes its configuration from the project's settings; the body may override any of "
+            "them for this round only, e.g. `{\"strategy\": \"margin\", \"pretraining\": false}`. The "
+            "configuration is frozen with the round. Returns the queued round; follow its `progress`."
+        ),
+        request=StartRoundSerializer,
+        responses={
+            201: TrainingRoundSerializer,
+            400: OpenApiResponse(description="An unknown setting, a value of the wrong type or out of range "
+                                             "(named), or a project without a taxonomy."),
+            403: LEADS_ONLY,
+            404: NOT_FOUND,
+            409: OpenApiResponse(description="A round of this project is still running (`round_running`)."),
+            503: OpenApiResponse(description="The task broker is unreachable; the round is recorded as failed "
+                                             "(`broker_unavailable`)."),
+        },
+    )
+    def post(self, request, project_pk):
+        incoming = StartRoundSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        training_round = rounds.start_round(project=self.project, actor=request.user,
+                                            overrides=incoming.validated_data)
+        return Response(TrainingRoundSerializer(training_round).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["rounds"], summary="One training round, by its number in the project",
+               description="State and progress (step, percent, estimated seconds left) while it runs; "
+                           "configuration, metrics, error and the model it produced once finished.")
 class RoundDetail(RoundAccessMixin, generics.RetrieveAPIView):
     lookup_field = "number"
     filter_backends = []
+
+
+@extend_schema(tags=["rounds"])
+class CancelRound(RoundAccessMixin, APIView):
+    @extend_schema(
+        summary="Cancel a round in flight",
+        description="The running step stops at its next heartbeat; nothing it computed reaches the queue, "
+                    "and the last good model keeps serving.",
+        request=None,
+        responses={200: TrainingRoundSerializer, 403: LEADS_ONLY, 404: NOT_FOUND,
+                   409: OpenApiResponse(description="The round has already finished (`round_finished`).")},
+    )
+    def post(self, request, project_pk, number):
+        training_round = get_object_or_404(self.get_queryset(), number=number)
+        training_round = rounds.cancel_round(training_round=training_round, actor=request.user)
+        return Response(TrainingRoundSerializer(training_round).data)
+
+
+@extend_schema(tags=["rounds"])
+class LearningCurve(RoundAccessMixin, APIView):
+    def perform_content_negotiation(self, request, force=False):
+        # An <img> or a client asking for image/png gets the PNG; errors are
+        # JSON whatever was asked for, never a 406.
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        summary="The learning curve a round drew (PNG)",
+        description="Holdout accuracy of the project's finished rounds up to this one, against the number "
+                    "of approved training labels. 404 when the round drew none (it failed or was cancelled "
+                    "first, or had no holdout labels) or retention removed it.",
+        operation_id="projects_rounds_learning_curve_retrieve",
+        responses={(200, "image/png"): OpenApiTypes.BINARY, 404: NOT_FOUND},
+    )
+    def get(self, request, project_pk, number):
+        training_round = get_object_or_404(self.get_queryset(), number=number)
+        stored = (training_round.artifacts or {}).get("learning_curve")
+        path = artifacts.resolve(stored) if stored else None
+        if path is None or not path.is_file():
+            raise Http404(f"round {training_round.number} has no learning curve")
+        response = FileResponse(open(path, "rb"), content_type="image/png")
+        # Served as an image, never sniffed into anything else.
+        response["X-Content-Type-Options"] = "nosniff"
+        return response

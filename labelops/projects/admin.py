@@ -1,6 +1,7 @@
 """Admin pages for projects (with members and quality rules) and taxonomies.
 
-Leads use these pages for the projects they lead only (see `admin_scoping`).
+Leads use these pages for the projects they lead only (see `admin_scoping`),
+and start training rounds from them (`labelops.learning.admin.StartRoundAdminMixin`).
 Every save goes through `labelops.projects.services`, so the admin records
 the same audit events as the API and enforces the same rules (at least one
 lead, settings schema, immutable taxonomy versions).
@@ -16,6 +17,7 @@ from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
 from django.utils.html import format_html
 
+from labelops.learning.admin import StartRoundAdminMixin
 from labelops.projects import services
 from labelops.projects.admin_scoping import LeadScopedAdminMixin, LedProjectFilter, ReadOnlyAdminMixin
 from labelops.projects.models import Label, Membership, Project, QualityRules, Role, TaxonomyMapping, TaxonomyVersion
@@ -92,7 +94,7 @@ class QualityRulesInline(LeadScopedAdminMixin, admin.StackedInline):
 
 
 @admin.register(Project)
-class ProjectAdmin(LeadScopedAdminMixin, admin.ModelAdmin):
+class ProjectAdmin(StartRoundAdminMixin, LeadScopedAdminMixin, admin.ModelAdmin):
     project_field = "pk"
     list_display = ["name", "modality", "task", "created_by", "created_at"]
     list_select_related = ["created_by"]

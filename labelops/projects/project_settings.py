@@ -30,6 +30,8 @@ class ProjectSettings:
     # Retraining rounds.
     pretraining: bool = True
     pretraining_epochs: int = 1
+    # Wall-clock budget of a round's self-supervised pretraining, in minutes.
+    pretraining_minutes: float = 10.0
     fine_tune: str = "head"
     n_clusters: int | None = None
     # Start a round automatically after this many newly approved labels (None: manual only).
@@ -76,6 +78,8 @@ class ProjectSettings:
         if check_type("holdout_fraction", (int, float)) and not 0 <= self.holdout_fraction < 1:
             errors.append(f"holdout_fraction must be in [0, 1), got {self.holdout_fraction}")
         check_type("pretraining", (bool,))
+        if check_type("pretraining_minutes", (int, float)) and not 0 < self.pretraining_minutes <= 24 * 60:
+            errors.append(f"pretraining_minutes must be in (0, 1440], got {self.pretraining_minutes}")
         if check_type("pretraining_epochs", (int,)) and not 0 <= self.pretraining_epochs <= 1000:
             errors.append(f"pretraining_epochs must be between 0 and 1000, got {self.pretraining_epochs}")
         if check_type("fine_tune", (str,)) and self.fine_tune not in FINE_TUNE_MODES:

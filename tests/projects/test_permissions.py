@@ -15,6 +15,7 @@ from typing import Any, Callable
 import pytest
 from django.urls import reverse
 
+from labelops.learning.models import TrainingRound
 from labelops.projects.models import Membership
 
 pytestmark = pytest.mark.django_db
@@ -36,6 +37,16 @@ def membership_url(username: str) -> Callable:
     def build(project) -> str:
         membership = Membership.objects.get(project=project, user__username=username)
         return reverse("member-detail", kwargs={"project_pk": project.pk, "pk": membership.pk})
+
+    return build
+
+
+def round_url(name: str) -> Callable:
+    """The URL of round 1 of the project, a round still running (made here)."""
+
+    def build(project) -> str:
+        TrainingRound.objects.get_or_create(project=project, number=1, defaults={"state": "embedding"})
+        return reverse(name, kwargs={"project_pk": project.pk, "number": 1})
 
     return build
 
@@ -79,6 +90,12 @@ CASES = [
     # The lead passes authorisation and then fails validation: no file was sent.
     Case("start import", "post", project_url("import-list"), (400, 403, 403, 404, 401), {}, "multipart"),
     Case("export", "get", project_url("export"), (200, 403, 403, 404, 401)),
+    # Training rounds (labelops.learning). The learning curve needs a file on
+    # disk: its access is tested in tests/learning/test_rounds_api.py.
+    Case("list rounds", "get", project_url("round-list"), (200, 200, 200, 404, 401)),
+    Case("start round", "post", project_url("round-list"), (201, 403, 403, 404, 401), {"strategy": "margin"}),
+    Case("read round", "get", round_url("round-detail"), (200, 200, 200, 404, 401)),
+    Case("cancel round", "post", round_url("round-cancel"), (200, 403, 403, 404, 401)),
 ]
 
 

@@ -43,6 +43,9 @@ class Command(BaseCommand):
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "labelops", "worker",
              "--queues", ",".join(settings.CELERY_WORKER_QUEUES), "--concurrency", "1",
+             # The periodic jobs (lease expiry, stalled-round recovery, automatic
+             # rounds) run in the demo's one worker; production runs `celery beat` apart.
+             "--beat", "--schedule", str(settings.VAR_DIR / "celerybeat-schedule"),
              "--loglevel", "INFO", "--hostname", "demo@%h"],
             env=env,
         )
