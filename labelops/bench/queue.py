@@ -301,7 +301,9 @@ class Client:
 
 
 def _annotate(port: int, token: str, project_id: int, stop_at: float, limit: int, seed: int, tally: Tally,
-              think_ms: float = 0, labels: list[str] = LABELS) -> None:
+              think_ms: float = 0, labels: list[str] = LABELS, choose=None) -> None:
+    """Loop next + submit until `stop_at`. The label is `choose(item, rng)`
+    for the served item's JSON, or a random one of `labels`."""
     client, rng = Client(port, token), random.Random(seed)
     base = f"/api/v1/projects/{project_id}/queue"
     try:
@@ -314,11 +316,13 @@ def _annotate(port: int, token: str, project_id: int, stop_at: float, limit: int
                 break
             if status != 200:
                 continue
-            lease = json.loads(data)["lease"]
+            served = json.loads(data)
+            lease = served["lease"]
             if think_ms:
                 time.sleep(think_ms * rng.uniform(0.5, 1.5) / 1000)
             status, _ = client.call(tally, "submit", "POST", f"{base}/leases/{lease}/submit/",
-                                    {"labels": [rng.choice(labels)], "time_spent_ms": rng.randint(500, 5000)})
+                                    {"labels": [choose(served["item"], rng) if choose else rng.choice(labels)],
+                                     "time_spent_ms": rng.randint(500, 5000)})
             if status == 201:
                 tally.submitted += 1
     finally:

@@ -104,7 +104,14 @@ def create_project(approved: int, seed: int):
     Consensus.objects.bulk_create(consensus, batch_size=2000)
     FinalLabel.objects.bulk_create(finals, batch_size=2000)
     Item.objects.filter(pk__in=[c.item_id for c in consensus]).update(state=ItemState.APPROVED)
-    return project, lead, keys
+    # The dataset's answer for every item whose text survived import unchanged
+    # (PII scrubbing rewrites a few), for the simulated annotators.
+    by_id = {}
+    for item_id, text in Item.objects.filter(project=project).values_list("id", "text"):
+        label = truth.get(" ".join(text.split()))
+        if label is not None:
+            by_id[item_id] = label
+    return project, lead, keys, by_id
 
 
 def start_worker() -> subprocess.Popen:
@@ -152,13 +159,20 @@ def print_round(r: dict) -> None:
           f"ranked by {r['strategy']}", flush=True)
 
 
-def latency_phase(port: int, tokens: list[str], project_id: int, labels: list[str], seconds: float,
+def latency_phase(port: int, tokens: list[str], project_id: int, truth: dict[int, str], seconds: float,
                   think_ms: float, seed: int) -> dict:
+    """Annotators who answer with the dataset's label (so the rounds that
+    follow train on clean labels, like a real team's)."""
     from labelops.bench.queue import _annotate, percentiles, run_phase
+
+    keys = sorted(set(truth.values()))
+
+    def choose(item, rng):
+        return truth.get(item["id"]) or rng.choice(keys)  # a scrubbed text: a guess, as a tired annotator would
 
     stop_at = time.perf_counter() + seconds
     tally, wall = run_phase(lambda n, t: _annotate(port, tokens[n], project_id, stop_at, 100_000, seed + n, t,
-                                                   think_ms, labels), len(tokens))
+                                                   think_ms, choose=choose), len(tokens))
     everything = [v for name in ("next", "submit") for v in tally.latencies[name]]
     return {"requests": len(everything), "seconds": wall, **percentiles(everything),
             "errors": {name: {s: c for s, c in counts.items() if s not in (200, 201, 204)}
@@ -189,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
           f"worker threads: {settings.WORKER_TORCH_THREADS}; cores: {os.cpu_count()}", file=sys.stderr)
     call_command("migrate", interactive=False, verbosity=0)
     started = time.perf_counter()
-    project, lead, keys = create_project(args.approved, args.seed)
+    project, lead, keys, truth = create_project(args.approved, args.seed)
     print(f"project {project.pk} loaded in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     worker = start_worker()
     results: dict = {"rounds": []}
@@ -205,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
             connection.close()
             server, port = start_server(args.workers, args.threads)
             try:
-                idle = latency_phase(port, tokens, project.pk, keys, args.load_seconds, args.think_ms, args.seed)
+                idle = latency_phase(port, tokens, project.pk, truth, args.load_seconds, args.think_ms, args.seed)
                 busy_result: dict = {}
                 minutes = args.pretrain_minutes or 2.0
                 runner = threading.Thread(target=lambda: busy_result.update(timed_round(
@@ -213,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
                                             "pretraining_minutes": minutes})))
                 runner.start()
                 time.sleep(15)  # let the round reach its pretraining step
-                busy = latency_phase(port, tokens, project.pk, keys, args.load_seconds, args.think_ms,
+                busy = latency_phase(port, tokens, project.pk, truth, args.load_seconds, args.think_ms,
                                      args.seed + 1000)
                 runner.join()
             finally:

@@ -35,7 +35,8 @@ def run_round_step(round_id: int, step: str, attempt: int) -> str | None:
         with StepContext(training_round, step, steps=STEPS, weights=STEP_WEIGHTS) as ctx:
             ctx.beat()
             run_step(ctx)
-            ctx.check()
+            if step != STEPS[-1]:  # publish finished the round itself; "stopped" would only mean "done"
+                ctx.check()
     except rounds.RoundStopped:
         logger.info("round %s stopped during %s", round_id, step)
         return None
