@@ -279,3 +279,53 @@ def test_an_unreachable_broker_fails_the_new_round_loudly(round_project, lead, a
     assert training_round.state == RoundState.FAILED and "broker" in training_round.error
     # Nothing is left in flight: the lead can start again once the broker is back.
     assert not TrainingRound.objects.running().exists()
+
+
+def test_an_image_project_pretrains_a_cnn_then_proposes(lead, artifact_root, sent, annotator):
+    """Image rounds: the first needs pretraining (no encoder yet), trains
+    SimCLR from scratch, embeds the stored files and proposes."""
+    import hashlib
+
+    from PIL import Image
+
+    from labelops.items.models import Item
+    from labelops.projects import services as project_services
+    from tests.learning.conftest import approve
+
+    project = project_services.create_project(actor=lead, name="Shapes", modality="image",
+                                              settings={"pretraining": True, "pretraining_epochs": 1,
+                                                        "batch_size": 3, "n_clusters": 2})
+    project_services.create_taxonomy_version(actor=lead, project=project,
+                                             labels=[{"key": "red"}, {"key": "blue"}])
+    folder = artifact_root / "images"
+    folder.mkdir(parents=True)
+    for n in range(24):
+        colour = "red" if n % 2 else "blue"
+        shade = 120 + 5 * n
+        rgb = (shade, 20, 20) if colour == "red" else (20, 20, shade)
+        path = folder / f"{n}.png"
+        Image.new("RGB", (16, 16), rgb).save(path)
+        item = Item.objects.create(project=project, file=f"images/{n}.png", content_type="image/png",
+                                   content_hash=hashlib.sha256(path.read_bytes()).hexdigest())
+        if n < 8:
+            approve(item, colour)
+
+    no_pretraining = rounds.start_round(project=project, actor=lead, overrides={"pretraining": False})
+    failed = drive(no_pretraining, sent)
+    assert failed.state == RoundState.FAILED and "needs pretraining" in failed.error
+
+    done = drive(rounds.start_round(project=project, actor=lead), sent)
+    assert done.state == RoundState.DONE, done.error
+    assert done.metrics["pretraining"]["objective"] == "simclr"
+    assert artifacts.resolve(done.artifacts["encoder"]).is_dir()
+    proposals = Proposal.objects.filter(round=done).select_related("item")
+    assert proposals.count() == 16
+    # Colour is the easiest thing a CNN sees: most proposals are right.
+    right = sum(p.labels == [("red" if int(p.item.file.split("/")[1].split(".")[0]) % 2 else "blue")]
+                for p in proposals)
+    assert right >= 12, right
+    # The next round starts from this encoder and needs no pretraining.
+    again = drive(rounds.start_round(project=project, actor=lead, overrides={"pretraining": False}), sent)
+    assert again.state == RoundState.DONE, again.error
+    assert again.config["encoder"]["source"] == done.config["encoder"]["source"]
+    assert again.metrics["embedding"]["newly_embedded"] == 0
