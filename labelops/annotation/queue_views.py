@@ -1,4 +1,5 @@
-"""The annotator's queue over HTTP: next, then submit, skip, heartbeat or release.
+"""The annotator's queue over HTTP: next (with a look-ahead, `prefetch`), then
+submit, skip, heartbeat or release; and undo of a submitted answer.
 
 Views parse, authorise and format; the work is in
 `labelops.annotation.services`. Annotators, reviewers and leads of the
@@ -11,20 +12,24 @@ Bad input is a 400 naming the problem; an action on a lease that has ended
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labelops.annotation import services
-from labelops.annotation.models import Lease
+from labelops.annotation.models import Annotation, Lease
+from labelops.annotation.services.undo import undo
 from labelops.annotation.serializers import (
     AnnotationSerializer,
     LeaseSerializer,
+    NextQuerySerializer,
     QueueItemSerializer,
     SkipSerializer,
     SubmitSerializer,
+    UndoneItemSerializer,
 )
 from labelops.projects.access import ProjectScopedMixin
 from labelops.projects.models import Role
@@ -64,14 +69,25 @@ class NextItem(QueueView):
         description=(
             "Returns the item with a lease (renew it with heartbeat) and the model's proposal, if any. "
             "Calling it again while the lease is live returns the same lease (`resumed`). "
-            "204 when nothing is left for you."
+            "With `prefetch=1` a second item is leased while you hold one (a look-ahead, so the next item "
+            "can be shown the moment the current one is submitted); you hold at most two live leases, and "
+            "with two `prefetch=1` returns the newer one again. 204 when nothing is left for you (with "
+            "`prefetch=1`: nothing beyond the lease you hold)."
         ),
+        parameters=[OpenApiParameter(
+            "prefetch", OpenApiTypes.BOOL, OpenApiParameter.QUERY, required=False,
+            description="Lease an additional item while you hold one (at most two live leases). "
+                        "Without it, a live lease you hold is returned (the oldest).",
+        )],
         request=None,
         responses={200: QueueItemSerializer, 204: OpenApiResponse(description="Nothing left for you to label."),
                    400: OpenApiResponse(description="The project has no taxonomy yet."), 404: NOT_FOUND},
     )
     def post(self, request, project_pk):
-        claim = services.next_item(project=self.project, annotator=request.user)
+        query = NextQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        claim = services.next_item(project=self.project, annotator=request.user,
+                                   prefetch=query.validated_data["prefetch"])
         if claim is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(QueueItemSerializer(claim, context={"request": request}).data)
@@ -131,3 +147,28 @@ class ReleaseLease(QueueView):
     def post(self, request, project_pk, pk):
         lease = services.release(lease=self.get_lease(), annotator=request.user)
         return Response(LeaseSerializer(lease).data)
+
+
+@extend_schema(tags=["queue"])
+class UndoAnnotation(QueueView):
+    @extend_schema(
+        summary="Take back your last answer and get its item again",
+        description=(
+            "Allowed on your own annotation while the lease it was submitted on would still be live, before "
+            "the item's consensus is computed and while it is not in review. The annotation is discarded, "
+            "the same lease is reopened with a fresh expiry, and the item comes back as `next` returns it, "
+            "with the labels you had given. You hold at most two live leases: release the look-ahead one "
+            "first if you hold two."
+        ),
+        request=None,
+        responses={200: UndoneItemSerializer, 404: OpenApiResponse(description="Not a member of the project, "
+                   "or no such annotation of yours in it."),
+                   409: OpenApiResponse(description="Too late or not allowed; `code` says why: already_undone, "
+                   "not_from_queue, undo_expired, consensus_computed, in_review, too_many_leases.")},
+    )
+    def post(self, request, project_pk, pk):
+        annotation = get_object_or_404(
+            Annotation.objects.filter(annotator=request.user, item__project=self.project), pk=pk
+        )
+        undone = undo(annotation=annotation, annotator=request.user)
+        return Response(UndoneItemSerializer(undone, context={"request": request}).data)

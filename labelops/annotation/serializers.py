@@ -3,10 +3,24 @@ Annotations are written only by the queue services."""
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from labelops.annotation.models import Annotation, Consensus, Lease, Review, ReviewDecision, ReviewReason, ReviewTask
+from labelops.annotation.models import (
+    Annotation,
+    BulkBatch,
+    BulkBatchItem,
+    Consensus,
+    Lease,
+    Review,
+    ReviewDecision,
+    ReviewReason,
+    ReviewTask,
+)
+from labelops.annotation.services.bulk import MAX_BATCH_ITEMS
+from labelops.annotation.services.queue import current_proposal, labelled_neighbours
 from labelops.items.api.items import ConsensusSerializer, ItemSerializer
+from labelops.learning.models import ModelVersion
 
 # A day: longer is a clock or client error, not time spent on one item.
 MAX_TIME_SPENT_MS = 24 * 3600 * 1000
@@ -55,15 +69,30 @@ class ShownProposalSerializer(serializers.Serializer):
     confidence = serializers.FloatField(allow_null=True)
 
 
+class NeighbourSerializer(serializers.Serializer):
+    item = serializers.IntegerField()
+    text = serializers.CharField(help_text="Empty for image items; fetch their file by id.")
+    labels = serializers.ListField(child=serializers.CharField())
+    similarity = serializers.FloatField(help_text="Cosine similarity of the embeddings, -1 to 1.")
+
+
 class QueueItemSerializer(serializers.Serializer):
     """What `next` returns: the lease, the item as an annotator sees it
-    (never its split, state or gold answer) and the proposal shown with it."""
+    (never its split, state or gold answer), the proposal shown with it and
+    the nearest items with approved labels."""
 
     lease = serializers.IntegerField(source="lease.pk", help_text="The lease id, for submit, skip, heartbeat, release.")
     expires_at = serializers.DateTimeField(source="lease.expires_at")
     item = ItemSerializer()
     proposal = ShownProposalSerializer(allow_null=True, help_text="Null when there is none, and for holdout items.")
     resumed = serializers.BooleanField(help_text="True if this is a lease you already held, returned again.")
+    neighbours = serializers.SerializerMethodField(
+        help_text="Up to three nearest items with approved labels, from the round that made the proposal; "
+                  "empty without a proposal (and so always for holdout items).")
+
+    @extend_schema_field(NeighbourSerializer(many=True))
+    def get_neighbours(self, claim) -> list[dict]:
+        return NeighbourSerializer(labelled_neighbours(claim.proposal), many=True).data
 
 
 class LeaseSerializer(serializers.ModelSerializer):
@@ -98,11 +127,21 @@ class ReviewTaskSerializer(serializers.ModelSerializer):
     consensus = serializers.SerializerMethodField()
     annotations = serializers.SerializerMethodField()
     gold_labels = serializers.SerializerMethodField(help_text="The known answer, for gold failures; else null.")
+    proposal = serializers.SerializerMethodField(
+        help_text="The active model's proposal for the item (or an imported one); null when there is none.")
 
     class Meta:
         model = ReviewTask
-        fields = ["id", "item", "reasons", "details", "consensus", "annotations", "gold_labels", "created_at"]
+        fields = ["id", "item", "reasons", "details", "consensus", "annotations", "gold_labels", "proposal",
+                  "lease_expires_at", "created_at"]
         read_only_fields = fields
+
+    @extend_schema_field(ShownProposalSerializer(allow_null=True))
+    def get_proposal(self, task) -> dict | None:
+        active = (ModelVersion.objects.filter(project_id=task.item.project_id, is_active=True)
+                  .values_list("round_id", flat=True).first())
+        proposal = current_proposal(task.item, active)
+        return ShownProposalSerializer(proposal).data if proposal else None
 
     def get_consensus(self, task) -> ConsensusSerializer(allow_null=True):
         consensus = Consensus.objects.filter(item=task.item).select_related("taxonomy_version").first()
@@ -148,3 +187,77 @@ class AgreementSerializer(serializers.Serializer):
     metrics = serializers.DictField(help_text="units, items, annotations, fleiss_kappa, krippendorff_alpha, "
                                     "krippendorff_alpha_taxonomy, bootstrap (95% intervals), per_label, pairs "
                                     "(Cohen's kappa), gold_accuracy.")
+
+
+# --- Bulk labelling ----------------------------------------------------------------
+
+
+class BulkBatchCreateSerializer(StrictInput):
+    """A cluster or a selection of items, and the labels to apply to them."""
+
+    cluster = serializers.IntegerField(required=False, help_text="A cluster id of the active model's round; "
+                                       "its ineligible items are left out and counted in `excluded`.")
+    items = serializers.ListField(child=serializers.IntegerField(), required=False, allow_empty=False,
+                                  max_length=MAX_BATCH_ITEMS, help_text="Item ids of this project; any ineligible one is a 400 naming it.")
+    labels = serializers.ListField(child=serializers.CharField(), allow_empty=False,
+                                   help_text="Keys of the active taxonomy; exactly one in a single-label project.")
+
+    def validate(self, attrs):
+        if ("cluster" in attrs) == ("items" in attrs):
+            raise serializers.ValidationError("give exactly one of `cluster` (an id) or `items` (a list of ids)")
+        return attrs
+
+
+class BulkHeldSerializer(serializers.Serializer):
+    pending = serializers.IntegerField(help_text="Waiting for the sample's verdict.")
+    approved = serializers.IntegerField(help_text="Approved with the batch labels.")
+    requeued = serializers.IntegerField(help_text="Back in the queue (batch rejected or cancelled).")
+
+
+class BulkBatchItemSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BulkBatchItem
+        fields = ["item", "outcome", "verified_labels"]
+        read_only_fields = fields
+
+
+class BulkBatchSerializer(serializers.ModelSerializer):
+    """A batch and its progress: `verified_count` of `sample_size` sampled
+    items have their consensus, `error_count` of them differ from `labels`.
+    Expects a batch from `BulkBatch.objects.with_progress()`."""
+
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    taxonomy_version = serializers.IntegerField(source="taxonomy_version.number", read_only=True)
+    sample = BulkBatchItemSerializer(source="sample_entries", many=True, read_only=True,
+                                     help_text="The sampled items, with their outcome and their consensus.")
+    held = serializers.SerializerMethodField(help_text="How many held (unsampled) items are pending, approved "
+                                             "and requeued.")
+
+    class Meta:
+        model = BulkBatch
+        fields = [
+            "id", "labels", "taxonomy_version", "cluster", "created_by", "state", "sample_rate", "max_error_rate",
+            "item_count", "sample_size", "verified_count", "error_count", "error_rate", "excluded", "created_at",
+            "resolved_at", "sample", "held",
+        ]
+        read_only_fields = fields
+
+    def get_held(self, batch) -> BulkHeldSerializer:
+        return {"pending": batch.held_pending, "approved": batch.held_approved, "requeued": batch.held_requeued}
+
+
+# --- The queue's look-ahead and undo -------------------------------------------------
+
+
+class NextQuerySerializer(serializers.Serializer):
+    """`next`'s query string. Not strict: other keys (a cache buster) are ignored."""
+
+    prefetch = serializers.BooleanField(default=False, help_text="Lease an additional item while you hold one.")
+
+
+class UndoneItemSerializer(QueueItemSerializer):
+    """What `undo` returns: the item back on its reopened lease, as `next`
+    returns it, and the labels that were taken back."""
+
+    labels = serializers.ListField(child=serializers.CharField(),
+                                   help_text="The labels of the annotation taken back, to start from.")

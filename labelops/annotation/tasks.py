@@ -31,10 +31,11 @@ def expire_leases() -> int:
 def recompute_dawid_skene(project_id: int) -> int:
     """Refine a project's consensus by Dawid-Skene (`default` queue).
 
-    Takes the project id and re-fetches it; a project that is gone is
-    skipped quietly. Safe to run twice: the service only settles items whose
-    Dawid-Skene label differs from their consensus (see
-    `labelops.annotation.services.dawid_skene`)."""
+    Queued by `submit` once enough new annotations came in, or by a lead
+    (see `labelops.annotation.services.dawid_skene`). Takes the project id
+    and re-fetches it; a project that is gone is skipped quietly. Safe to
+    run twice, even at once: the service settles an item only under its row
+    lock, and only if its Dawid-Skene labels differ from its consensus."""
     project = Project.objects.filter(pk=project_id).first()
     if project is None:
         logger.info("project %s is gone: no Dawid-Skene pass", project_id)

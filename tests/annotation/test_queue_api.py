@@ -65,7 +65,7 @@ def test_next_shape_is_the_same_for_gold_and_pool_items(queue_project, lead, api
         client.post(lease_url(queue_project, body["lease"], "submit"), {"labels": ["other"]}, format="json")
     splits = {Item.objects.get(pk=b["item"]["id"]).split for b in bodies}
     assert splits == {"pool", "gold"}
-    assert bodies[0].keys() == bodies[1].keys() == {"lease", "expires_at", "item", "proposal", "resumed"}
+    assert bodies[0].keys() == bodies[1].keys() == {"lease", "expires_at", "item", "proposal", "resumed", "neighbours"}
     assert bodies[0]["item"].keys() == bodies[1]["item"].keys() == {
         "id", "modality", "text", "file_url", "content_type", "external_id", "metadata", "created_at"}
     assert all(b["proposal"] is None for b in bodies)

@@ -198,3 +198,152 @@ def test_gold_gets_a_proposal_only_as_a_pool_item_would(queue_project, lead, ann
 def test_zero_gold_ratio_never_serves_gold(queue_project, annotator):
     make_items(queue_project, 1, split=Split.GOLD, gold_labels=["bug"])
     assert served(queue_project, annotator, rng=Always(0.0)) is None
+
+
+# --- Look-ahead (prefetch) ------------------------------------------------------------
+
+
+def test_prefetch_leases_a_second_item_and_no_more(queue_project, annotator):
+    a, b, c = make_items(queue_project, 3)
+    first = next_item(project=queue_project, annotator=annotator)
+    ahead = next_item(project=queue_project, annotator=annotator, prefetch=True)
+    assert (first.item, ahead.item) == (a, b) and not ahead.resumed
+    # Two live leases: prefetch returns the newer one again, plain next the older one.
+    again = next_item(project=queue_project, annotator=annotator, prefetch=True)
+    assert again.lease.pk == ahead.lease.pk and again.resumed
+    plain = next_item(project=queue_project, annotator=annotator)
+    assert plain.lease.pk == first.lease.pk and plain.resumed
+    assert Lease.objects.filter(annotator=annotator).count() == 2
+    assert [i.active_lease_count for i in Item.objects.filter(pk__in=[a.pk, b.pk, c.pk]).order_by("pk")] == [1, 1, 0]
+    claims = AuditEvent.objects.filter(verb="lease.claim").order_by("id")
+    assert [e.after["prefetch"] for e in claims] == [False, True]
+
+
+def test_prefetch_without_a_lease_claims_just_one(queue_project, annotator):
+    a, _ = make_items(queue_project, 2)
+    claim = next_item(project=queue_project, annotator=annotator, prefetch=True)
+    assert claim.item == a and Lease.objects.count() == 1
+
+
+def test_after_a_submit_the_look_ahead_is_the_current_item_and_a_new_one_is_prefetched(queue_project, annotator):
+    a, b, c = make_items(queue_project, 3)
+    first = next_item(project=queue_project, annotator=annotator)
+    next_item(project=queue_project, annotator=annotator, prefetch=True)
+    submit(lease=first.lease, annotator=annotator, labels=["bug"])
+    assert served(queue_project, annotator) == b
+    assert served(queue_project, annotator, prefetch=True) == c
+    assert served(queue_project, annotator, prefetch=True) == c  # two live: the newer, again
+
+
+def test_an_expired_look_ahead_frees_its_slot(queue_project, annotator):
+    a, b, c = make_items(queue_project, 3)
+    next_item(project=queue_project, annotator=annotator)
+    ahead = next_item(project=queue_project, annotator=annotator, prefetch=True)
+    Lease.objects.filter(pk=ahead.lease.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    # The expired look-ahead is swept and b comes back first (a reopened row), never a third live lease.
+    again = next_item(project=queue_project, annotator=annotator, prefetch=True)
+    assert again.item == b and again.lease.pk == ahead.lease.pk and not again.resumed
+    assert Lease.objects.live(timezone.now()).filter(annotator=annotator).count() == 2
+
+
+def test_the_look_ahead_counts_toward_overlap(project, lead, annotator, annotator2, reviewer):
+    set_rules(project, lead, overlap=2)
+    a, b = make_items(project, 2)
+    assert served(project, annotator) == a
+    assert served(project, annotator, prefetch=True) == b
+    assert served(project, annotator2) == a
+    assert served(project, annotator2, prefetch=True) == b
+    assert served(project, reviewer) is None  # a and b each hold two leases: overlap reached
+    assert served(project, reviewer, prefetch=True) is None
+    assert [i.active_lease_count for i in Item.objects.filter(pk__in=[a.pk, b.pk]).order_by("pk")] == [2, 2]
+
+
+def test_prefetching_through_the_queue_never_serves_an_item_twice(queue_project, lead, annotator):
+    set_rules(queue_project, lead, overlap=3)
+    items = make_items(queue_project, 4)
+    seen = [next_item(project=queue_project, annotator=annotator).item.pk]
+    current = Lease.objects.get(item_id=seen[0])
+    while True:
+        ahead = next_item(project=queue_project, annotator=annotator, prefetch=True)
+        submit(lease=current, annotator=annotator, labels=["bug"])
+        if ahead is None:  # nothing beyond the lease held: 204, the held lease is not returned
+            break
+        seen.append(ahead.item.pk)
+        current = ahead.lease
+    assert seen == [i.pk for i in items]
+    assert next_item(project=queue_project, annotator=annotator) is None
+
+
+def test_gold_ratio_holds_with_prefetch(queue_project, lead, annotator):
+    set_rules(queue_project, lead, overlap=1, gold_ratio=0.25)
+    make_items(queue_project, 9)
+    make_items(queue_project, 3, split=Split.GOLD, gold_labels=["bug"])
+    kinds = []
+    current = next_item(project=queue_project, annotator=annotator, rng=Always(0.999))
+    kinds.append(current.item.split)
+    while current is not None:
+        ahead = next_item(project=queue_project, annotator=annotator, rng=Always(0.999), prefetch=True)
+        submit(lease=current.lease, annotator=annotator, labels=["bug"])
+        if ahead is not None:
+            kinds.append(ahead.item.split)
+        current = ahead
+    assert ["gold" if k == Split.GOLD else "pool" for k in kinds] == ["pool", "pool", "pool", "gold"] * 3
+
+
+def test_next_over_http_takes_prefetch_and_refuses_a_bad_value(queue_project, api, annotator):
+    a, b = make_items(queue_project, 2)
+    client = api(annotator)
+    url = f"/api/v1/projects/{queue_project.pk}/queue/next/"
+    first = client.post(url).json()
+    ahead = client.post(url + "?prefetch=1").json()
+    assert (first["item"]["id"], ahead["item"]["id"], ahead["resumed"]) == (a.pk, b.pk, False)
+    assert client.post(url + "?prefetch=true").json()["lease"] == ahead["lease"]
+    assert client.post(url + "?prefetch=0").json()["lease"] == first["lease"]
+    bad = client.post(url + "?prefetch=maybe")
+    assert bad.status_code == 400 and "prefetch" in bad.json()
+    assert Lease.objects.count() == 2
+
+
+def test_the_schema_documents_prefetch(api, lead):
+    schema = api(lead).get("/api/schema/?format=json").json()
+    operation = schema["paths"]["/api/v1/projects/{project_pk}/queue/next/"]["post"]
+    assert [(p["name"], p["in"]) for p in operation["parameters"] if p["name"] == "prefetch"] == [("prefetch", "query")]
+
+
+@pytest.mark.postgres
+def test_concurrent_prefetches_of_one_annotator_hold_the_cap(transactional_db, lead, make_user):
+    """Many `next?prefetch=1` calls of one annotator at once (a browser
+    retrying, several tabs): two live leases, never more, each item once."""
+    import threading
+
+    from django.db import connection, connections
+
+    from tests.conftest import require
+
+    require(connection.vendor == "postgresql", "DATABASE_URL is not PostgreSQL")
+    project = project_services.create_project(actor=lead, name="Tabs")
+    project_services.create_taxonomy_version(actor=lead, project=project, labels=[{"key": "a"}])
+    set_rules(project, lead, overlap=1)
+    make_items(project, 10)
+    user = make_user("tabs")
+    project_services.add_member(actor=lead, project=project, user=user, role="annotator")
+    barrier = threading.Barrier(8)
+    leases, errors = [], []
+
+    def work():
+        try:
+            barrier.wait(timeout=30)
+            leases.append(next_item(project=project, annotator=user, prefetch=True).lease.pk)
+        except BaseException as exc:  # asserted on below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert len(set(leases)) == 2 and Lease.objects.filter(annotator=user).count() == 2
+    assert sorted(Item.objects.for_project(project).values_list("active_lease_count", flat=True)) == [0] * 8 + [1, 1]

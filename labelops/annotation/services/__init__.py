@@ -1,13 +1,18 @@
 """The annotation queue's services: what an annotator can do to items.
 
-- `next_item` (queue.py): lease the next item, with its proposal.
+- `next_item` (queue.py): lease the next item (or a look-ahead one), with
+  its proposal and nearest labelled neighbours.
 - `submit` (submit.py): answer a leased item.
 - `skip`, `release`, `heartbeat`, `expire_leases` (leases.py).
 - consensus.py: `on_overlap_reached` (majority vote, called by `submit`) and
   `settle` (quality rules); dawid_skene.py: `recompute_dawid_skene` (batch);
   agreement.py: agreement with partial credit along the taxonomy.
 - gold.py: `check_gold` (called by `submit` for gold items).
-- review.py: `send_to_review`, `next_review`, `decide`.
+- review.py: `send_to_review`, `next_review` (leased review tasks), `decide`.
+- undo.py: `undo`, take back a submitted answer while its lease allows.
+- bulk.py: bulk labels of a cluster or selection, verified on a sample.
+- taxonomy_migration.py: apply a new taxonomy version's mapping to the data.
+- dashboard.py: the lead dashboard's figures, in a fixed number of queries.
 
 Each states its locking in its docstring; `leases.py` describes the lock
 order all of them share (user row, then lease row, then item row).

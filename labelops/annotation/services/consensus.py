@@ -44,6 +44,7 @@ from labelops.annotation.models import (
     FinalLabel,
     ReviewReason,
 )
+from labelops.annotation.services import bulk
 from labelops.annotation.services.agreement import item_agreement, majority_vote, taxonomy_parents
 from labelops.annotation.services.queue import current_proposal
 from labelops.annotation.services.review import send_to_review
@@ -121,6 +122,7 @@ def settle(item: Item, project: Project, version: TaxonomyVersion, answers: list
     else:
         item.state = ItemState.APPROVED if status == ConsensusStatus.APPROVED else ItemState.LABELLED
         item.save(update_fields=["state"])
+    bulk.on_settled(item, consensus, actor=actor)  # a sampled item of a bulk batch verifies it
     return consensus
 
 

@@ -3,7 +3,16 @@
 What comes next, in this order:
 
 1. The annotator's own live lease in this project, returned again (so a
-   repeated or retried `next` is idempotent and never piles up leases).
+   repeated or retried `next` is idempotent and never piles up leases): the
+   oldest one (lowest id; a reopened lease keeps its row's id). With `prefetch` (the look-ahead lease) the annotator may hold
+   up to `MAX_LIVE_LEASES` (two) live leases, so the browser can show the
+   next item the instant the current one is submitted: holding fewer, a new
+   item is claimed by the rules below; holding two, the newer one is
+   returned again (so a retried prefetch is idempotent too); holding one
+   with nothing left to claim, None (the held lease is not "the next").
+   The look-ahead lease is an ordinary lease: it counts in
+   `active_lease_count` (so toward the overlap target), in the gold quota
+   and in "never twice".
 2. A gold item, when one is due: gold items are mixed in at `rules.gold_ratio`
    of the items served to each annotator, at random positions (randomised
    rounding of the running quota: after n items an annotator has had within
@@ -11,14 +20,16 @@ What comes next, in this order:
    item (same fields, a proposal only when the item has one the way a pool
    item would); its known answer never leaves the server. Gold items have no
    overlap cap: each annotator may be checked on each of them once.
-3. Pool and holdout items in the active-learning order of the latest
+3. Sampled items of open bulk batches (their verification decides the
+   batch), never to the batch's creator.
+4. Pool and holdout items in the active-learning order of the latest
    finished round: `Proposal.rank` in the round of the project's active
    `ModelVersion`.
-4. Then every other pool and holdout item in pool order (by id). Before any
-   round has finished this is the whole queue: the cold-start order. A
-   cold-start selection (typical cluster representatives) will come from
-   `ssl_engine` and be stored as ranked proposals of a round, at which point
-   step 3 serves it; this module never decides what is informative.
+5. Then every other pool and holdout item in pool order (by id). Before any
+   round has finished this is the whole queue. A cold-start round (no model
+   yet) stores its selection (typical cluster representatives, from
+   `ssl_engine`) as ranked rows without labels, which step 4 serves; this
+   module never decides what is informative.
 
 Holdout items are served with no proposal (labelled blind); others with the
 proposal of the active model's round, or failing that the newest imported
@@ -31,8 +42,9 @@ they gave back without judging it, see `models.reopenable`) and no live
 annotation of (imported annotations count).
 
 Locking. Claiming takes, in one transaction: the annotator's user row
-(`FOR NO KEY UPDATE`, so one annotator's concurrent `next` calls serialise
-and cannot take two items); then the first eligible item with
+(`FOR NO KEY UPDATE`, so one annotator's concurrent `next` calls serialise:
+they count the live leases one after the other and cannot take more items
+than the cap, nor one more than asked); then the first eligible item with
 `FOR NO KEY UPDATE SKIP LOCKED` (concurrent annotators each get a different
 row without waiting, and PostgreSQL re-checks the counters on the locked row);
 then inserts or reopens the lease and increments `active_lease_count`. No
@@ -69,6 +81,9 @@ LAZY_EXPIRE_LIMIT = 100
 
 QUEUED_SPLITS = (Split.POOL, Split.HOLDOUT)
 QUEUED_STATES = (ItemState.UNLABELLED, ItemState.IN_PROGRESS)
+# Live leases an annotator may hold in one project: the item on screen and
+# the look-ahead one (`next_item(prefetch=True)`).
+MAX_LIVE_LEASES = 2
 # Pool order: by id (`project_id` is one value; see `_queued_items`).
 POOL_ORDER = ("project_id", "id")
 
@@ -84,29 +99,48 @@ class Claim:
     resumed: bool = False
 
 
-def next_item(*, project: Project, annotator, rng: random.Random | None = None) -> Claim | None:
+def next_item(*, project: Project, annotator, rng: random.Random | None = None,
+              prefetch: bool = False) -> Claim | None:
     """Lease the next item to `annotator` (see the module docstring for the
     order and the locking), or None when nothing is left for them.
+
+    Without `prefetch`, a live lease the annotator holds is returned again
+    (the oldest). With it, a second item is claimed while they hold one,
+    and the newer of two is returned again (`MAX_LIVE_LEASES`).
 
     `rng` draws the gold positions (tests pass a seeded or stub generator).
     Raises `ValidationError` if the project has no taxonomy yet."""
     if not project.taxonomy_versions.exists():
         raise ValidationError("this project has no taxonomy yet: a lead must create one before labelling starts")
     expire_leases(project=project, limit=LAZY_EXPIRE_LIMIT)
-    return _claim(project, annotator, rng or random)
+    return _claim(project, annotator, rng or random, prefetch)
+
+
+def lock_annotator(annotator) -> None:
+    """Take the annotator's user row (`FOR NO KEY UPDATE`): what serialises
+    everything that adds to their live leases (claims here, `undo`), so the
+    count of live leases they read stays true until they commit."""
+    list(get_user_model().objects.select_for_update(no_key=True).filter(pk=annotator.pk).values_list("pk"))
+
+
+def live_leases(project: Project, annotator, now: datetime) -> list[Lease]:
+    """The annotator's live leases in `project`, oldest first (at most
+    `MAX_LIVE_LEASES` while the cap holds)."""
+    return list(
+        Lease.objects.live(now).filter(annotator=annotator, item__project=project)
+        .select_related("item", "proposal").order_by("id")
+    )
 
 
 @transaction.atomic
-def _claim(project: Project, annotator, rng) -> Claim | None:
+def _claim(project: Project, annotator, rng, prefetch: bool) -> Claim | None:
     now = timezone.now()
-    list(get_user_model().objects.select_for_update(no_key=True).filter(pk=annotator.pk).values_list("pk"))
+    lock_annotator(annotator)
 
-    held = (
-        Lease.objects.live(now).filter(annotator=annotator, item__project=project)
-        .select_related("item", "proposal").order_by("id").first()
-    )
-    if held is not None:
-        return Claim(lease=held, item=held.item, proposal=held.proposal, resumed=True)
+    held = live_leases(project, annotator, now)
+    if held and (not prefetch or len(held) >= MAX_LIVE_LEASES):
+        lease = held[-1] if prefetch else held[0]
+        return Claim(lease=lease, item=lease.item, proposal=lease.proposal, resumed=True)
 
     rules = QualityRules.objects.get(project=project)
     active_round = (
@@ -115,6 +149,13 @@ def _claim(project: Project, annotator, rng) -> Claim | None:
     item, order = None, None
     if _gold_due(project, annotator, rules.gold_ratio, rng):
         item, order = _lock_first(_gold_items(project, annotator, now)), "gold"
+    if item is None:
+        # A bulk batch waits on its sample: verify it before the model's order,
+        # and never by the person who made the batch.
+        sampled = _queued_items(project, annotator, rules.overlap, now).filter(
+            bulk_entries__open=True, bulk_entries__sampled=True,
+        ).exclude(bulk_entries__batch__created_by=annotator)
+        item, order = _lock_first(sampled.order_by(*POOL_ORDER)), "bulk_sample"
     if item is None and active_round is not None:
         ranked = _queued_items(project, annotator, rules.overlap, now).filter(
             proposals__round_id=active_round, proposals__rank__isnull=False
@@ -130,7 +171,7 @@ def _claim(project: Project, annotator, rng) -> Claim | None:
     Item.objects.filter(pk=item.pk).update(active_lease_count=F("active_lease_count") + 1)
     item.active_lease_count += 1
     record(actor=annotator, verb="lease.claim", obj=lease, project=project,
-           after={**lease.to_dict(), "reopened": reopened, "order": order})
+           after={**lease.to_dict(), "reopened": reopened, "order": order, "prefetch": bool(held)})
     return Claim(lease=lease, item=item, proposal=proposal)
 
 
@@ -203,9 +244,21 @@ def current_proposal(item: Item, active_round_id: int | None) -> Proposal | None
     proposals = Proposal.objects.filter(item=item)
     if active_round_id is not None:
         proposal = proposals.filter(round_id=active_round_id).first()
-        if proposal is not None:
+        if proposal is not None and proposal.labels:  # a cold-start round ranks without proposing
             return proposal
     return proposals.filter(round__isnull=True).order_by("-id").first()
+
+
+def labelled_neighbours(proposal: Proposal | None) -> list[dict]:
+    """The approved items nearest to the proposal's item, as the round that
+    proposed found them: id, text, labels and cosine similarity, nearest
+    first. Only pool items are ever stored there (never gold answers), and
+    holdout items have no proposal, so nothing here gives a check away."""
+    if proposal is None or not proposal.neighbours:
+        return []
+    ids = [n["item"] for n in proposal.neighbours]
+    texts = dict(Item.objects.filter(pk__in=ids, project_id=proposal.item.project_id).values_list("id", "text"))
+    return [{**n, "text": texts[n["item"]]} for n in proposal.neighbours if n["item"] in texts]
 
 
 def _open_lease(item: Item, annotator, proposal: Proposal | None, expires_at: datetime,

@@ -11,7 +11,32 @@ A pool or holdout item in review is `in_review` with one open `ReviewTask`;
 its consensus, if any, is never `approved` meanwhile. A gold item keeps its
 state; each failing annotation of it gets its own task.
 
-Reviewers take the oldest open task (`next_review`) and decide it (`decide`):
+Reviewers are served tasks by `next_review`, which leases each one to a
+single reviewer (`ReviewTask.leased_to`) until `lease_expires_at`, the
+project's `lease_minutes` from the claim:
+
+- a reviewer who asks again while their lease is live gets the same task
+  back (a retried `next` never takes a second task);
+- otherwise they get the oldest open task that is free (never leased, or
+  its lease has expired) and that they may review;
+- an expired lease needs no sweep: it is simply ignored, and the next claim
+  overwrites it;
+- claiming takes the reviewer's user row (`FOR NO KEY UPDATE`, so one
+  reviewer's concurrent calls serialise) and then the first free task row
+  `FOR NO KEY UPDATE SKIP LOCKED`, as `queue.next_item` does for items, so
+  concurrent reviewers each get a different task without waiting; the lease
+  is then written by a conditional update (still open, still free).
+
+Nobody reviews their own work: a reviewer is never served a task on an item
+they annotated (a live or a discarded annotation), and `decide` on such an
+item is refused (`ReviewForbidden`, a 403). This holds for leads too. A task
+whose every reviewer and lead annotated the item stays open until someone
+else joins the project as a reviewer.
+
+`decide` takes the reviewer's own live lease on the item if they hold one;
+it is refused (`ReviewConflict`, code `review_leased`, a 409) while another
+reviewer's lease on the item is live. A decision without a lease (the API
+called directly) is allowed on a free task. Decisions:
 
 - accept: the consensus stands and is approved (for a gold failure: the
   gold answer stands, the failure counts);
@@ -31,8 +56,12 @@ Reviewers take the oldest open task (`next_review`) and decide it (`decide`):
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from labelops.annotation.models import (
@@ -49,7 +78,7 @@ from labelops.annotation.models import (
 )
 from labelops.annotation.services.agreement import item_agreement, taxonomy_parents
 from labelops.annotation.services.errors import ReviewConflict
-from labelops.annotation.services import leases  # a module: leases imports this one too
+from labelops.annotation.services import bulk, leases  # modules: leases imports this one too
 from labelops.audit.services import record
 from labelops.items.models import Item, ItemState, Split
 from labelops.projects.models import Project, TaskType
@@ -82,30 +111,109 @@ def send_to_review(item: Item, reason: str, *, details: dict | None = None,
     return task
 
 
-def next_review(project: Project) -> ReviewTask | None:
-    """The project's oldest open review task, or None. Reading only: two
-    reviewers may be shown the same task, and the second decision is a
-    conflict (`decide` re-checks under the item lock)."""
-    return (ReviewTask.objects.open().for_project(project)
+class ReviewForbidden(Exception):
+    """A reviewer may not decide this item (they annotated it). The API
+    answers 403 with `message` and `code`; nothing is written."""
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def _free(now: datetime) -> Q:
+    """Tasks nobody holds a live lease on."""
+    return Q(leased_to__isnull=True) | Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
+
+
+def _not_annotated_by(reviewer) -> Q:
+    """Tasks on items `reviewer` never annotated (discarded annotations count:
+    a rejected answer is still their own work)."""
+    return ~Q(Exists(Annotation.objects.filter(item=OuterRef("item"), annotator=reviewer)))
+
+
+@transaction.atomic
+def next_review(project: Project, reviewer) -> ReviewTask | None:
+    """Lease the next review task to `reviewer`, or None when there is none
+    they may take: their own live lease first, else the oldest free task on
+    an item they did not annotate (module docstring, for the locking)."""
+    now = timezone.now()
+    list(get_user_model().objects.select_for_update(no_key=True).filter(pk=reviewer.pk).values_list("pk"))
+    mine = ReviewTask.objects.open().for_project(project).filter(_not_annotated_by(reviewer))
+    held = (mine.filter(leased_to=reviewer, lease_expires_at__gt=now)
             .select_related("item", "annotation").order_by("id").first())
+    if held is not None:
+        return held
+
+    task = (mine.filter(_free(now)).select_related("item", "annotation").order_by("id")
+            .select_for_update(skip_locked=True, no_key=True, of=("self",)).first())
+    if task is None:
+        return None
+    expires_at = leases.lease_expiry(project.config, now)
+    # Belt and braces: the row is locked, so this only fails if the lock did not hold (it always does on
+    # PostgreSQL, and SQLite runs one writer at a time); then the caller asks again.
+    if not ReviewTask.objects.open().filter(_free(now), pk=task.pk).update(leased_to=reviewer,
+                                                                           lease_expires_at=expires_at):
+        return None
+    previous = task.leased_to_id
+    task.leased_to, task.lease_expires_at = reviewer, expires_at
+    record(actor=reviewer, verb="review.claim", obj=task, project=project,
+           after={**task.to_dict(), "leased_to": reviewer.pk, "lease_expires_at": expires_at.isoformat(),
+                  "previous_lease": previous})
+    return task
+
+
+def _task_to_decide(item: Item, reviewer, now: datetime) -> ReviewTask:
+    """The open task `reviewer` decides on the item (the caller holds the
+    item lock; this locks the item's open task rows): their own live lease,
+    else the oldest task that is free. For a pool or holdout item one
+    decision closes every open task on it, so none may be leased to another
+    reviewer; a gold item's tasks (one per failing annotation) are decided
+    one at a time."""
+    # Not `select_related("leased_to")`: after waiting for a task row's lock,
+    # PostgreSQL re-reads that row but not the joined user row, so a lease
+    # written meanwhile would come back with `leased_to_id` set and no user.
+    tasks = list(ReviewTask.objects.open().filter(item=item).select_related("annotation")
+                 .select_for_update(no_key=True, of=("self",)).order_by("id"))
+    if not tasks:
+        raise ReviewConflict(f"item {item.pk} is not in review")
+    if Annotation.objects.filter(item=item, annotator=reviewer).exists():
+        raise ReviewForbidden(f"you annotated item {item.pk}: someone else must review it", code="own_annotation")
+
+    def live(task):
+        return task.leased_to_id is not None and task.lease_expires_at is not None and task.lease_expires_at > now
+
+    others = [task for task in tasks if live(task) and task.leased_to_id != reviewer.pk]
+    if others and (item.split != Split.GOLD or len(others) == len(tasks)):
+        holder = others[0]
+        name = get_user_model().objects.filter(pk=holder.leased_to_id).values_list("username", flat=True).first()
+        raise ReviewConflict(
+            f"item {item.pk} is being reviewed by {name} until "
+            f"{holder.lease_expires_at.isoformat()}: ask for the next review",
+            code="review_leased",
+        )
+    own = [task for task in tasks if live(task) and task.leased_to_id == reviewer.pk]
+    return own[0] if own else next(task for task in tasks if task not in others)
 
 
 @transaction.atomic
 def decide(*, project: Project, item: Item, reviewer, decision: str, labels: list[str] | None = None,
            comment: str = "") -> Review:
-    """Decide the item's oldest open review task (see the module docstring).
+    """Decide one open review task of the item: the reviewer's own leased
+    one, else the oldest free one (see the module docstring).
 
-    Raises `ReviewConflict` when the item has no open task, and
-    `ValidationError` for a bad decision: fix without valid labels of the
-    active taxonomy, reject without a comment, accept with no consensus to
-    accept (a tie, or a dropped item: fix or reject instead). Nothing is
-    written then. Locks the item row, then the task's rows."""
+    Raises `ReviewConflict` when the item has no open task (code
+    `not_in_review`) or another reviewer's lease on it is live
+    (`review_leased`), `ReviewForbidden` when the reviewer annotated the item
+    (`own_annotation`), and `ValidationError` for a bad decision: fix without
+    valid labels of the active taxonomy, reject without a comment, accept
+    with no consensus to accept (a tie, or a dropped item: fix or reject
+    instead). Nothing is written then. Locks the item row, then the item's
+    open task rows."""
     from labelops.annotation.services.submit import check_labels
 
     item = leases.lock_item(item.pk)
-    task = ReviewTask.objects.open().filter(item=item).select_related("annotation").order_by("id").first()
-    if task is None:
-        raise ReviewConflict(f"item {item.pk} is not in review")
+    task = _task_to_decide(item, reviewer, timezone.now())
     if decision not in ReviewDecision.values:
         raise ValidationError({"decision": f"decision must be one of {', '.join(ReviewDecision.values)}"})
     if decision == ReviewDecision.FIX:
@@ -148,6 +256,9 @@ def decide(*, project: Project, item: Item, reviewer, decision: str, labels: lis
     record(actor=reviewer, verb="review.decide", obj=review, project=project, before=before,
            after={**review.to_dict(), "consensus": consensus.to_dict() if consensus else None, "state": item.state,
                   "gold_labels": item.gold_labels if gold else None})
+    if not gold and consensus is not None and decision != ReviewDecision.REJECT:
+        # A bulk batch's sampled item settled by a reviewer counts toward its verdict.
+        bulk.on_settled(item, consensus, actor=reviewer)
     return review
 
 

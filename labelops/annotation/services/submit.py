@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from labelops.annotation.models import Annotation, AnnotationSource, Lease, LeaseOutcome
-from labelops.annotation.services import consensus, gold
+from labelops.annotation.services import consensus, dawid_skene, gold
 from labelops.annotation.services.leases import close_lease, lock_item, lock_live_lease
 from labelops.audit.services import record
 from labelops.items.models import ItemState, Split
@@ -54,7 +56,9 @@ def submit(*, lease: Lease, annotator, labels: list[str], time_spent_ms: int | N
     A pool or holdout item becomes `in_progress`, or `labelled` when it
     reaches `rules.overlap`, which calls `consensus.on_overlap_reached` in
     this transaction. Gold items keep their state; the answer is checked
-    against the known one (`gold.check_gold`, in this transaction).
+    against the known one (`gold.check_gold`, in this transaction). Once
+    committed, a Dawid-Skene pass is queued if enough annotations came in
+    (`dawid_skene.schedule_after_submit`).
 
     Raises `LeaseConflict` (closed, submitted before, expired),
     `Lease.DoesNotExist` (another user's lease) and `ValidationError` (bad
@@ -100,4 +104,6 @@ def submit(*, lease: Lease, annotator, labels: list[str], time_spent_ms: int | N
         consensus.on_overlap_reached(item)
     if item.split == Split.GOLD:
         gold.check_gold(project=project, item=item, annotation=annotation, rules=rules, now=now)
+    # After the commit: the pass must see this annotation, and the check stays out of the item lock.
+    transaction.on_commit(partial(dawid_skene.schedule_after_submit, project.pk, annotation.pk))
     return annotation
