@@ -165,10 +165,13 @@ def initial_progress() -> dict:
 
 def send_step(round_id: int, step: str, attempt: int) -> None:
     """Publish the task that runs `step` of a round, on the step's queue."""
+    from labelops.celery import app
     from labelops.learning.pipeline import STEP_QUEUES
     from labelops.learning.tasks import run_round_step
 
-    run_round_step.apply_async(args=[round_id, step, attempt], queue=STEP_QUEUES[step])
+    # Sent by name through the project's app, so it never depends on which
+    # Celery apps a web process happens to have registered the task with.
+    app.send_task(run_round_step.name, args=[round_id, step, attempt], queue=STEP_QUEUES[step])
 
 
 def claim_step(round_id: int, step: str, attempt: int) -> TrainingRound | None:
