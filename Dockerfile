@@ -1,4 +1,13 @@
 # One image for web, worker and scheduler (docker-compose.yml picks the command).
+
+# The browser app, built once; only its dist/ reaches the image.
+FROM node:20-slim AS frontend
+WORKDIR /frontend
+COPY frontend/package.json frontend/package-lock.json ./
+RUN npm install --no-save
+COPY frontend ./
+RUN npm run build
+
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 HF_HUB_OFFLINE=1 \
@@ -12,6 +21,7 @@ COPY labelops ./labelops
 COPY ssl_engine ./ssl_engine
 COPY manage.py ./
 COPY fixtures ./fixtures
+COPY --from=frontend /frontend/dist ./frontend/dist
 RUN pip install . && useradd --create-home labelops && mkdir -p /data && chown labelops /data
 USER labelops
 EXPOSE 8000

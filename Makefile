@@ -1,6 +1,6 @@
 # The two commands a newcomer needs:
-#   make demo   set up everything, load the demo project, run web + worker
-#   make test   set up everything the tests need and run every test
+#   make demo   set up everything, build the browser app, load the demo project, run web + worker
+#   make test   set up everything the tests need (browser app included) and run every test
 #
 # Both build .venv with the machine's Python 3.11 and reinstall only when
 # pyproject.toml changes. DATABASE_URL / CELERY_BROKER_URL in the environment
@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test install install-test clean
+.PHONY: demo test install install-test frontend frontend-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,12 +29,37 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-demo: install
+# The browser app (frontend/, served by labelops.web). node_modules follows
+# package-lock.json (reinstalled only when the lock changes, like the venv and
+# pyproject.toml); dist/ is rebuilt when a source file changes.
+# `npm install --no-save` installs the locked versions without rewriting the
+# lock. Not `npm ci`: the registry proxy on the build machines serves only
+# linux-x64 builds of rollup's and esbuild's per-platform optional packages,
+# so the lock omits the other platforms' and `npm ci` refuses it as out of sync.
+FRONTEND := frontend
+NPM ?= npm
+FRONTEND_SOURCES := $(shell find $(FRONTEND)/src -type f) \
+	$(addprefix $(FRONTEND)/,index.html vite.config.ts tsconfig.json package.json)
+
+$(FRONTEND)/node_modules/.installed: $(FRONTEND)/package-lock.json
+	cd $(FRONTEND) && $(NPM) install --no-save --no-audit --no-fund
+	touch $@
+
+$(FRONTEND)/dist/index.html: $(FRONTEND)/node_modules/.installed $(FRONTEND_SOURCES)
+	cd $(FRONTEND) && $(NPM) run build
+
+frontend: $(FRONTEND)/dist/index.html
+
+frontend-test: $(FRONTEND)/node_modules/.installed
+	cd $(FRONTEND) && $(NPM) test
+
+demo: install frontend
 	$(BIN)/python manage.py run_demo
 
-test: install-test
+test: install-test frontend
 	$(BIN)/ruff check labelops ssl_engine tests
+	$(MAKE) frontend-test
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var $(FRONTEND)/node_modules $(FRONTEND)/dist

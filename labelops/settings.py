@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "labelops.annotation",
     "labelops.learning",
     "labelops.demo",
+    "labelops.web",
 ]
 
 MIDDLEWARE = [
@@ -190,7 +191,13 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns on every request if it is missing
 
-LOGIN_URL = "/admin/login/"
+# The browser app built by `npm run build` in frontend/ (see labelops.web).
+# Its hashed assets are served as /static/frontend/...; Vite's `base` says so.
+FRONTEND_DIST = Path(os.environ.get("FRONTEND_DIST", BASE_DIR / "frontend" / "dist")).resolve()
+STATICFILES_DIRS = [("frontend", FRONTEND_DIST)]
+
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/app/"
 
 # --- API -----------------------------------------------------------------------
 

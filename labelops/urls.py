@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("labelops.items.urls")),
     path("", include("labelops.annotation.urls")),
     path("", include("labelops.learning.urls")),
+    path("", include("labelops.learning.cluster_urls")),
 ]
 
 urlpatterns = [
@@ -18,4 +19,6 @@ urlpatterns = [
     path("api/auth/", include("rest_framework.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # The browser app and its login last: everything above wins.
+    path("", include("labelops.web.urls")),
 ]
