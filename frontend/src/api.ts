@@ -141,7 +141,11 @@ export function errorMessage(body: unknown, status: number): string {
   return `the server answered ${status}`;
 }
 
-async function request<T>(method: string, path: string, body?: unknown): Promise<T | null> {
+/** One call to the API: JSON in and out, session cookie, CSRF on writes;
+ * `path` is relative to /api/v1/ or absolute. 204 is null; a non-2xx answer
+ * throws ApiError with the API's message and code. Every screen's API module
+ * uses this (and `required`), so the transport lives in one place. */
+export async function request<T>(method: string, path: string, body?: unknown): Promise<T | null> {
   const headers: Record<string, string> = { Accept: "application/json" };
   if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -165,7 +169,8 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
   return data as T;
 }
 
-async function required<T>(method: string, path: string, body?: unknown): Promise<T> {
+/** Like `request`, for endpoints that always answer with a body. */
+export async function required<T>(method: string, path: string, body?: unknown): Promise<T> {
   const data = await request<T>(method, path, body);
   if (data === null) throw new ApiError(204, `${method} ${path} returned no content`);
   return data;

@@ -10,7 +10,6 @@ var/web-annotator-latency.json.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import os
@@ -20,7 +19,6 @@ import zipfile
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from django.conf import settings
 from django.utils import timezone
 from PIL import Image
@@ -30,11 +28,8 @@ from labelops.items.importing.pipeline import run_import
 from labelops.items.models import ImportJob, Item, ItemState
 from labelops.learning.models import Proposal, ProposalSource
 from labelops.projects import services as project_services
-from tests.conftest import require
+from tests.web.browser import SCREENSHOTS, sign_in
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SCREENSHOTS = settings.VAR_DIR / "screenshots"
 LATENCY_REPORT = settings.VAR_DIR / "web-annotator-latency.json"
 # Issue 6 asks for at most 50 ms at the median from the submitting key press
 # to the next item painted. The time is measured and written down; what the
@@ -73,52 +68,6 @@ new MutationObserver(() => {
 }).observe(document, { subtree: true, childList: true, characterData: true, attributes: true,
                        attributeFilter: ['data-item-id'] });
 """
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require(os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
-    require(importlib.util.find_spec("playwright") is not None,
-            "the playwright package is missing: pip install -e '.[test]'")
-    require((settings.FRONTEND_DIST / "index.html").exists(),
-            f"the frontend is not built ({settings.FRONTEND_DIST}): run `make frontend`")
-    from playwright.sync_api import sync_playwright
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with pytest.MonkeyPatch.context() as patch:
-        # Playwright's sync API runs an event loop in this thread, and Django
-        # then refuses ORM calls here as "async context". The test's ORM calls
-        # are plain synchronous ones between browser steps; the server runs in
-        # its own thread.
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield chromium
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    """A fresh browser context (no cookies) at 1280x720. Dialogs and page
-    errors are recorded, and dialogs dismissed, so a test can assert none."""
-    context = browser.new_context(viewport={"width": 1280, "height": 720})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.dialogs, page.errors = [], []
-    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
-    page.on("pageerror", lambda error: page.errors.append(str(error)))
-    yield page
-    context.close()
-
-
-def sign_in(page, live_server, path: str, username: str) -> None:
-    """Open `path` signed out, sign in on the login page, land back on `path`."""
-    page.goto(live_server.url + path)
-    assert page.url.startswith(live_server.url + "/login/"), page.url
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("pw-" + username)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(live_server.url + path)
 
 
 def shown_item(page) -> int | None:

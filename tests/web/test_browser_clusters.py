@@ -15,7 +15,7 @@ from labelops.items.models import Item, ItemState
 from labelops.learning.models import Cluster, Proposal
 from labelops.projects import services as project_services
 from tests.annotation.conftest import activate_round
-from tests.web.test_browser_annotator import SCREENSHOTS, browser, page, sign_in  # noqa: F401 (fixtures)
+from tests.web.browser import SCREENSHOTS, sign_in
 
 HOSTILE = '<img src=x onerror="window.__pwned = 1"><script>window.__pwned = 2</script>'
 

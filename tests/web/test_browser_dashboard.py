@@ -26,7 +26,7 @@ from tests.annotation.conftest import label_item, make_items, set_rules
 from tests.conftest import filesystem_broker_options
 from tests.learning.conftest import round_project  # noqa: F401 (fixture)
 from tests.learning.test_round_worker import round_worker  # noqa: F401 (fixture)
-from tests.web.test_browser_annotator import SCREENSHOTS, browser, page, sign_in  # noqa: F401 (fixtures)
+from tests.web.browser import SCREENSHOTS, sign_in
 
 
 @pytest.fixture

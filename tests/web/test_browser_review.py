@@ -11,7 +11,7 @@ from __future__ import annotations
 from labelops.annotation.models import Annotation, Review, ReviewTask
 from labelops.items.models import ItemState
 from tests.annotation.conftest import label_item, make_items, set_rules
-from tests.web.test_browser_annotator import SCREENSHOTS, browser, page, sign_in  # noqa: F401 (fixtures)
+from tests.web.browser import SCREENSHOTS, sign_in
 
 HOSTILE = '<img src=x onerror="window.__xss = 1"><script>window.__xss = 2</script>'
 

@@ -3,7 +3,7 @@
 // bulk-labelling rules, and bulk batches (labelops/annotation/bulk_views.py).
 // Shapes mirror the serializers named beside each type.
 
-import { ApiError, csrfToken, errorMessage } from "../../api";
+import { required } from "../../api";
 
 const API = "/api/v1";
 
@@ -67,30 +67,6 @@ export interface BulkBatch {
 export type ClusterColumn = "index" | "size" | "coverage" | "purity" | "unlabelled";
 export type ClusterOrdering = ClusterColumn | `-${ClusterColumn}`;
 
-// The same session + CSRF transport as api.ts's request (which is private
-// to that module): JSON in and out, errors as ApiError with the API's words.
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json" };
-  if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(path, {
-    method,
-    headers,
-    credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (response.status === 401) {
-    window.location.assign(`/login/?next=${encodeURIComponent(window.location.pathname)}`);
-    throw new ApiError(401, "you are signed out", "not_authenticated");
-  }
-  const data: unknown = await response.json().catch(() => null);
-  if (!response.ok) {
-    const code = data && typeof data === "object" ? (data as { code?: unknown }).code : null;
-    throw new ApiError(response.status, errorMessage(data, response.status), typeof code === "string" ? code : null);
-  }
-  return data as T;
-}
-
 /** A page link from the API, reduced to its path so the request stays same-origin. */
 function samePath(link: string): string {
   const url = new URL(link, window.location.origin);
@@ -98,27 +74,27 @@ function samePath(link: string): string {
 }
 
 export const listClusters = (projectId: number, ordering: ClusterOrdering, pageLink?: string | null) =>
-  call<Page<Cluster>>(
+  required<Page<Cluster>>(
     "GET",
     pageLink ? samePath(pageLink) : `${API}/projects/${projectId}/clusters/?ordering=${ordering}&page_size=100`,
   );
 
 export const listMembers = (projectId: number, clusterId: number, pageLink?: string | null, pageSize = 50) =>
-  call<Page<ClusterMember>>(
+  required<Page<ClusterMember>>(
     "GET",
     pageLink ? samePath(pageLink) : `${API}/projects/${projectId}/clusters/${clusterId}/items/?page_size=${pageSize}`,
   );
 
-export const getBulkRules = (projectId: number) => call<BulkRules>("GET", `${API}/projects/${projectId}/rules/`);
+export const getBulkRules = (projectId: number) => required<BulkRules>("GET", `${API}/projects/${projectId}/rules/`);
 
 export const listBatches = (projectId: number, pageLink?: string | null) =>
-  call<Page<BulkBatch>>("GET", pageLink ? samePath(pageLink) : `${API}/projects/${projectId}/bulk-labels/?page_size=100`);
+  required<Page<BulkBatch>>("GET", pageLink ? samePath(pageLink) : `${API}/projects/${projectId}/bulk-labels/?page_size=100`);
 
 export const createBatch = (projectId: number, items: number[], labels: string[]) =>
-  call<BulkBatch>("POST", `${API}/projects/${projectId}/bulk-labels/`, { items, labels });
+  required<BulkBatch>("POST", `${API}/projects/${projectId}/bulk-labels/`, { items, labels });
 
 export const cancelBatch = (projectId: number, batchId: number) =>
-  call<BulkBatch>("POST", `${API}/projects/${projectId}/bulk-labels/${batchId}/cancel/`);
+  required<BulkBatch>("POST", `${API}/projects/${projectId}/bulk-labels/${batchId}/cancel/`);
 
 /** How many items the server will sample: `ceil(rate × n)`, at least 1 and at most n
  * (annotation/services/bulk.py sample_size, rounded the same way against float noise). */

@@ -3,7 +3,7 @@
 // (labelops/learning/views.py). Shapes mirror the serializers named beside
 // each type; the transport is the review screen's (see reviewApi.ts).
 
-import { apiBody } from "../review/reviewApi";
+import { required } from "../../api";
 
 /** dashboard_views.py SplitProgressSerializer. */
 export interface SplitProgress {
@@ -106,14 +106,14 @@ interface Page<T> {
   results: T[];
 }
 
-export const getDashboard = (projectId: number) => apiBody<Dashboard>("GET", `projects/${projectId}/dashboard/`);
+export const getDashboard = (projectId: number) => required<Dashboard>("GET", `projects/${projectId}/dashboard/`);
 
 /** The newest rounds first (one page: the history the dashboard shows). */
 export const listRounds = async (projectId: number, pageSize = 20) =>
-  (await apiBody<Page<TrainingRound>>("GET", `projects/${projectId}/rounds/?page_size=${pageSize}`)).results;
+  (await required<Page<TrainingRound>>("GET", `projects/${projectId}/rounds/?page_size=${pageSize}`)).results;
 
 export const getRound = (projectId: number, number: number) =>
-  apiBody<TrainingRound>("GET", `projects/${projectId}/rounds/${number}/`);
+  required<TrainingRound>("GET", `projects/${projectId}/rounds/${number}/`);
 
 /** Start a round with the project's settings: 201 with the queued round; 409 `round_running`. */
-export const startRound = (projectId: number) => apiBody<TrainingRound>("POST", `projects/${projectId}/rounds/`, {});
+export const startRound = (projectId: number) => required<TrainingRound>("POST", `projects/${projectId}/rounds/`, {});
