@@ -119,11 +119,19 @@ def test_a_round_without_overrides_uses_the_project_settings(project, lead, api)
 
 
 def test_a_form_post_overrides_only_what_it_sends(project, lead, api):
+    project_services.update_project(actor=lead, project=project, settings={"pretraining": True})
     response = api(lead).post(url(project), {"strategy": "margin", "batch_size": "25"}, format="multipart")
     assert response.status_code == 201, response.content
     config = response.json()["config"]
     assert config["strategy"] == "margin" and config["batch_size"] == 25
     assert config["pretraining"] is True  # the project's setting: an absent field is not "false"
+
+
+def test_pretraining_by_default_is_on_for_images_and_off_for_text(project, lead, api):
+    assert api(lead).post(url(project), {}, format="json").json()["config"]["pretraining"] is False
+    images = project_services.create_project(actor=lead, name="Photos", modality="image")
+    project_services.create_taxonomy_version(actor=lead, project=images, labels=[{"key": "cat"}, {"key": "dog"}])
+    assert api(lead).post(url(images), {}, format="json").json()["config"]["pretraining"] is True
 
 
 def test_a_second_round_while_one_runs_is_409(project, lead, api):

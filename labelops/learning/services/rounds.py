@@ -42,7 +42,7 @@ from django.utils import timezone
 
 from labelops.audit.services import record
 from labelops.learning.models import FINISHED_STATES, RoundState, TrainingRound
-from labelops.projects.models import Project
+from labelops.projects.models import Modality, Project
 from labelops.projects.project_settings import ProjectSettings
 
 logger = logging.getLogger(__name__)
@@ -91,6 +91,8 @@ def round_config(project: Project, overrides: dict | None) -> dict:
     merged = ProjectSettings.from_dict({**(project.settings or {}), **overrides})
     check_text_encoder(merged.text_encoder)
     config = {name: getattr(merged, name) for name in ROUND_SETTINGS}
+    if config["pretraining"] is None:  # the setting's default: see ProjectSettings.pretraining
+        config["pretraining"] = project.modality == Modality.IMAGE
     config.update(modality=project.modality, task=project.task, seed=0)
     return config
 
