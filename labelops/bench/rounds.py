@@ -144,12 +144,28 @@ def timed_round(project, lead, worker, overrides: dict, timeout: float = 3600) -
     seconds = time.perf_counter() - started
     if training_round.state != "done":
         raise RuntimeError(f"round {training_round.number} {training_round.state}: {training_round.error}")
+    accept_suspects(project, lead)
     m = training_round.metrics
     return {"round": training_round.number, "seconds": seconds, "overrides": overrides,
             "newly_embedded": m["embedding"]["newly_embedded"], "train_labels": m["train_labels"],
             "holdout_accuracy": m["holdout"].get("accuracy"), "macro_f1": m["holdout"].get("macro_f1"),
             "ece": m["holdout"].get("ece"), "pretraining": m.get("pretraining"),
             "strategy": m["ranking"]["used"]}
+
+
+def accept_suspects(project, reviewer) -> int:
+    """Play the reviewer for the suspected label errors a round sent to
+    review: the dataset's labels are the truth here, so each is accepted and
+    goes back into training (otherwise every round would train on fewer)."""
+    from labelops.annotation.models import ReviewDecision, ReviewReason, ReviewTask
+    from labelops.annotation.services.review import decide
+
+    accepted = 0
+    for task in ReviewTask.objects.open().filter(item__project=project).select_related("item"):
+        if ReviewReason.SUSPECTED_ERROR in task.reasons:
+            decide(project=project, item=task.item, reviewer=reviewer, decision=ReviewDecision.ACCEPT)
+            accepted += 1
+    return accepted
 
 
 def print_round(r: dict) -> None:
@@ -250,7 +266,13 @@ def run(args: argparse.Namespace) -> int:
         worker.terminate()
         worker.wait(timeout=60)
         if not args.keep:
+            import shutil
+
+            from labelops.learning.artifacts import project_dir
+
             delete_project_rows(project.pk)
+            # Its rounds' files and embedding cache too: a later project may get the same id.
+            shutil.rmtree(project_dir(project.pk), ignore_errors=True)
     seconds = [r["seconds"] for r in results["rounds"]]
     if seconds:
         print(f"\nrounds without pretraining (embeddings cached): median {statistics.median(seconds):.1f} s over "
