@@ -130,6 +130,9 @@ def start_worker() -> subprocess.Popen:
 def timed_round(project, lead, worker, overrides: dict, timeout: float = 3600) -> dict:
     from labelops.learning.services.rounds import start_round
 
+    # The previous round's suspects: by now its worker has finished sending
+    # them to review (that happens just after the round is marked done).
+    accept_suspects(project, lead)
     started = time.perf_counter()
     training_round = start_round(project=project, actor=lead, overrides=overrides)
     while True:
@@ -144,7 +147,6 @@ def timed_round(project, lead, worker, overrides: dict, timeout: float = 3600) -
     seconds = time.perf_counter() - started
     if training_round.state != "done":
         raise RuntimeError(f"round {training_round.number} {training_round.state}: {training_round.error}")
-    accept_suspects(project, lead)
     m = training_round.metrics
     return {"round": training_round.number, "seconds": seconds, "overrides": overrides,
             "newly_embedded": m["embedding"]["newly_embedded"], "train_labels": m["train_labels"],
