@@ -133,14 +133,16 @@ def delete_project_rows(project_id: int) -> None:
     every item first). Audit events stay (append-only)."""
     from django.db import connection, transaction
 
-    from labelops.annotation.models import Annotation, Consensus, FinalLabel, Lease, ReviewTask
+    from labelops.annotation.models import Annotation, BulkBatchItem, Consensus, FinalLabel, Lease, Review, ReviewTask
     from labelops.items.models import Item
     from labelops.learning.models import Proposal, TrainingRound
     from labelops.projects.models import Project
 
     item_table = Item._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
-        for model in (ReviewTask, FinalLabel, Consensus, Annotation, Lease, Proposal):
+        # Referencing rows before what they reference: tasks, consensus and
+        # annotations point at reviews.
+        for model in (ReviewTask, FinalLabel, Consensus, Annotation, Lease, Proposal, Review, BulkBatchItem):
             cursor.execute(
                 f"DELETE FROM {model._meta.db_table} WHERE item_id IN "  # noqa: S608 - table names from models
                 f"(SELECT id FROM {item_table} WHERE project_id = %s)", [project_id]
