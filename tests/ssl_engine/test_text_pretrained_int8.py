@@ -7,23 +7,11 @@ import pytest
 import torch
 
 from ssl_engine.encoders.text_pretrained import PACKAGED_MODEL, SentenceEncoder
-
-SENTENCES = [
-    "How do I top up my card?",
-    "What is the way to add money to my card?",
-    "The weather in Paris is sunny today.",
-    "My card payment was declined at the shop.",
-    "Why was my card refused when I paid?",
-]
+from tests.ssl_engine.test_text_encoder import SENTENCES
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """A handful of sentences: a second intra-op thread only spins on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/ssl_engine/conftest.py
 
 
 @pytest.fixture(scope="module")
