@@ -6,6 +6,7 @@ from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.utils.functional import cached_property
 
 from labelops.projects.project_settings import ProjectSettings
 
@@ -175,8 +176,17 @@ class TaxonomyVersion(models.Model):
     def __str__(self):
         return f"{self.project} taxonomy v{self.number}"
 
+    @cached_property
+    def label_tree(self) -> tuple[tuple[str, str | None], ...]:
+        """(key, parent key or None) of each label, in taxonomy order. One
+        query, kept on this instance: a version's labels never change once
+        it is created, and a submit reads them up to three times (the keys
+        to check the answer, the order to break ties, the parents for
+        partial credit)."""
+        return tuple(self.labels.order_by("position", "id").values_list("key", "parent__key"))
+
     def keys(self) -> set[str]:
-        return set(self.labels.values_list("key", flat=True))
+        return {key for key, _ in self.label_tree}
 
     def to_dict(self) -> dict:
         return {

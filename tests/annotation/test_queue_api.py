@@ -187,3 +187,31 @@ def test_the_schema_lists_the_queue(api, lead):
     assert "/api/v1/projects/{project_pk}/queue/next/" in paths
     for action in ("submit", "skip", "heartbeat", "release"):
         assert f"/api/v1/projects/{{project_pk}}/queue/leases/{{id}}/{action}/" in paths
+
+
+def test_next_and_submit_cost_a_fixed_number_of_queries(queue_project, lead, api, annotator, annotator2,
+                                                        django_assert_max_num_queries):
+    """The queue is the hot path (`python -m labelops.bench queue`): each query
+    costs a round trip and the ORM's compilation, about 1 ms. The counts must
+    not grow with the items, the leases or the annotations already there, and
+    a change that adds one should be a decision, not an accident."""
+    set_rules(queue_project, lead, overlap=2)
+    make_items(queue_project, 30)
+    activate_round(queue_project, make_items(queue_project, 5))
+    first, second = api(annotator), api(annotator2)
+    for client in (first, second):  # earlier work of both, so nothing below is a first time
+        body = take(client, queue_project)
+        client.post(lease_url(queue_project, body["lease"], "submit"), {"labels": ["bug"]}, format="json")
+
+    with django_assert_max_num_queries(12):  # savepoints included: the test runs in a transaction
+        body = take(first, queue_project)
+    with django_assert_max_num_queries(13):
+        response = first.post(lease_url(queue_project, body["lease"], "submit"), {"labels": ["bug"]}, format="json")
+    assert response.status_code == 201
+    body = take(second, queue_project)
+    assert body["item"]["id"] == response.json()["item"]  # the item the first annotator labelled: overlap 2
+    with django_assert_max_num_queries(24):  # the second answer settles the item's consensus
+        response = second.post(lease_url(queue_project, body["lease"], "submit"), {"labels": ["bug"]},
+                               format="json")
+    assert response.status_code == 201
+    assert Item.objects.get(pk=body["item"]["id"]).state == "approved"

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def hook_calls(monkeypatch):
     calls = []
-    monkeypatch.setattr(consensus, "on_overlap_reached", lambda item: calls.append(item.pk))
+    monkeypatch.setattr(consensus, "on_overlap_reached", lambda item, **context: calls.append(item.pk))
     return calls
 
 

@@ -38,7 +38,7 @@ PARTIAL_CREDIT = 0.5
 
 def taxonomy_parents(version) -> dict[str, str | None]:
     """key -> parent key (None for a root) of a `TaxonomyVersion`."""
-    return dict(version.labels.values_list("key", "parent__key"))
+    return dict(version.label_tree)
 
 
 def label_credit(a: str, b: str, parents: dict[str, str | None]) -> float:

@@ -54,18 +54,17 @@ from labelops.learning.models import ModelVersion
 from labelops.projects.models import Project, QualityRules, TaskType, TaxonomyVersion
 
 
-def on_overlap_reached(item: Item) -> None:
+def on_overlap_reached(item: Item, *, project: Project, version: TaxonomyVersion, rules: QualityRules) -> None:
     """Called by `submit` (with the item row locked, in its transaction)
     when a pool or holdout item gets its `rules.overlap`-th annotation and
-    turns `labelled`: majority-vote consensus, then `settle`.
-    Not called for gold items (see `gold.check_gold`)."""
-    project = Project.objects.get(pk=item.project_id)
-    version = project.active_taxonomy()
+    turns `labelled`: majority-vote consensus, then `settle`. `submit` hands
+    over the project, its active taxonomy version and its rules it has read
+    already. Not called for gold items (see `gold.check_gold`)."""
     answers = _answers(item)
     multi = project.task == TaskType.MULTI_LABEL
-    order = list(version.labels.values_list("key", flat=True))
+    order = [key for key, _ in version.label_tree]
     vote = majority_vote([labels for _, labels in answers], order, multi=multi)
-    settle(item, project, version, answers, vote.labels, ConsensusMethod.MAJORITY, tie=vote.tie)
+    settle(item, project, version, answers, vote.labels, ConsensusMethod.MAJORITY, tie=vote.tie, rules=rules)
 
 
 def _answers(item: Item) -> list[tuple[int, list[str]]]:
@@ -75,11 +74,13 @@ def _answers(item: Item) -> list[tuple[int, list[str]]]:
 
 
 def settle(item: Item, project: Project, version: TaxonomyVersion, answers: list[tuple[int, list[str]]],
-           labels: list[str], method: str, *, tie: bool = False, actor=None) -> Consensus:
+           labels: list[str], method: str, *, tie: bool = False, actor=None,
+           rules: QualityRules | None = None) -> Consensus:
     """Write the item's consensus (`labels` by `method`) and its final
-    labels, and move the item on by the quality rules (module docstring).
-    The caller holds the item row lock."""
-    rules = QualityRules.objects.get(project=project)
+    labels, and move the item on by the quality rules (module docstring;
+    the project's, read here unless given). The caller holds the item row
+    lock, so no one else writes the item's consensus meanwhile."""
+    rules = rules or QualityRules.objects.get(project=project)
     parents = taxonomy_parents(version)
     multi = project.task == TaskType.MULTI_LABEL
     label_lists = [answer for _, answer in answers]
@@ -104,17 +105,21 @@ def settle(item: Item, project: Project, version: TaxonomyVersion, answers: list
         if review_reason is None:
             status = ConsensusStatus.APPROVED
 
-    before = Consensus.objects.filter(item=item).first()
-    consensus, _ = Consensus.objects.update_or_create(
-        item=item,
-        defaults={"labels": list(labels), "method": method, "agreement": agreement, "status": status,
-                  "taxonomy_version": version, "review": None},
-    )
+    # Not update_or_create: under the item lock a plain read then insert or
+    # update is race-free, and it saves the savepoints and the second read.
+    consensus = Consensus.objects.filter(item=item).first()
+    before = consensus.to_dict() if consensus is not None else None
+    fields = {"labels": list(labels), "method": method, "agreement": agreement, "status": status,
+              "taxonomy_version": version, "review": None}
+    if consensus is None:
+        consensus = Consensus.objects.create(item=item, **fields)
+    else:
+        for name, value in fields.items():
+            setattr(consensus, name, value)
+        consensus.save()
     FinalLabel.objects.filter(item=item).exclude(key__in=labels).delete()
-    existing = set(FinalLabel.objects.filter(item=item).values_list("key", flat=True))
-    FinalLabel.objects.bulk_create([FinalLabel(item=item, key=key) for key in labels if key not in existing])
-    record(actor=actor, verb="consensus.settle", obj=consensus, project=project,
-           before=before.to_dict() if before else None,
+    FinalLabel.objects.bulk_create([FinalLabel(item=item, key=key) for key in labels], ignore_conflicts=True)
+    record(actor=actor, verb="consensus.settle", obj=consensus, project=project, before=before,
            after={**consensus.to_dict(), "annotations": len(answers), "review_reason": review_reason})
 
     if review_reason is not None:

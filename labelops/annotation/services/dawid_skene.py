@@ -196,10 +196,12 @@ def _settle_one(project, version, item_id: int, labels: list[str],
 # --- scheduling ------------------------------------------------------------------------
 
 
-def _last(project_id: int, verb: str) -> AuditEvent | None:
-    """The project's newest `verb` event: off the (object_type, object_id)
-    index, which holds only the few events recorded on the project itself."""
-    return (AuditEvent.objects.filter(object_type=Project._meta.label_lower, object_id=str(project_id), verb=verb)
+def _last(project_id: int, *verbs: str) -> AuditEvent | None:
+    """The project's newest event with one of `verbs`: off the (object_type,
+    object_id) index, which holds only the few events recorded on the
+    project itself."""
+    return (AuditEvent.objects.filter(object_type=Project._meta.label_lower, object_id=str(project_id),
+                                      verb__in=verbs)
             .order_by("-id").first())
 
 
@@ -208,7 +210,7 @@ def schedule_after_submit(project_id: int, annotation_id: int) -> bool:
     since the last one (module docstring); True if this call queued one.
 
     Called by `submit` once its transaction has committed, with the new
-    annotation's id. The common case costs one indexed query: annotation ids
+    annotation's id. The common cases cost one indexed query: annotation ids
     only grow, so `annotation_id - last_annotation_id` bounds the new
     annotations of the project, and the exact count (bounded by the
     threshold) is only taken once that bound reaches it.
@@ -219,16 +221,20 @@ def schedule_after_submit(project_id: int, annotation_id: int) -> bool:
     twice."""
     from labelops.annotation.tasks import recompute_dawid_skene as task
 
-    last_run = _last(project_id, RUN_VERB)
+    # One query in the common cases: the newest of the two events is either
+    # the last run, or a queued pass newer than it.
+    newest = _last(project_id, RUN_VERB, QUEUE_VERB)
+    if newest is not None and newest.verb == QUEUE_VERB:
+        if newest.created_at > timezone.now() - REQUEUE_AFTER:
+            return False  # a pass is queued and has not run yet
+        last_run = _last(project_id, RUN_VERB)  # queued long ago and never run: queue again if due
+    else:
+        last_run = newest
     after = last_run.after if last_run is not None else {}
     last_seen, fitted = after.get("last_annotation_id", 0), after.get("annotations", 0)
     threshold = max(RECOMPUTE_EVERY, fitted // RECOMPUTE_GROWTH)
     if annotation_id - last_seen < threshold:
         return False
-    queued = _last(project_id, QUEUE_VERB)
-    if (queued is not None and (last_run is None or queued.pk > last_run.pk)
-            and queued.created_at > timezone.now() - REQUEUE_AFTER):
-        return False  # a pass is queued and has not run yet
     pending = (Annotation.objects.active().filter(item__project_id=project_id, id__gt=last_seen)
                .values("id")[:threshold].count())
     if pending < threshold:

@@ -57,7 +57,9 @@ def lock_live_lease(lease_id: int, annotator, action: str, now: datetime) -> Lea
     a closed lease or one past its expiry raises `LeaseConflict`. Another
     user's lease does not exist for them (`Lease.DoesNotExist`, a 404).
     Call inside a transaction."""
-    lease = Lease.objects.select_for_update().get(pk=lease_id, annotator=annotator)
+    # The proposal shown comes along (submit compares with it); only the lease row is locked.
+    lease = Lease.objects.select_related("proposal").select_for_update(of=("self",)).get(pk=lease_id,
+                                                                                         annotator=annotator)
     if lease.closed_at is not None:
         if lease.outcome == LeaseOutcome.SUBMITTED:
             raise LeaseConflict(f"lease {lease.pk} was already submitted", code="already_submitted")
@@ -82,18 +84,25 @@ def lock_item(item_id: int) -> Item:
     return Item.objects.select_for_update(no_key=True).get(pk=item_id)
 
 
-def close_lease(lease: Lease, outcome: str, now: datetime, *, annotated: bool = False) -> Item:
+def close_lease(lease: Lease, outcome: str, now: datetime, *, annotated: bool = False, item: Item | None = None,
+                state: str | None = None) -> Item:
     """Close a lease the caller has locked and give its slot back; with
-    `annotated`, count the annotation that came with it. Returns the locked,
-    updated item."""
+    `annotated`, count the annotation that came with it; with `state`, move
+    the item to it in the same update. `item` is the lease's item if the
+    caller has locked it already (`lock_item`). Returns the locked, updated
+    item."""
     lease.closed_at, lease.outcome = now, outcome
     lease.save(update_fields=["closed_at", "outcome"])
-    item = lock_item(lease.item_id)
+    if item is None:
+        item = lock_item(lease.item_id)
     item.active_lease_count -= 1
     fields = ["active_lease_count"]
     if annotated:
         item.annotation_count += 1
         fields.append("annotation_count")
+    if state is not None:
+        item.state = state
+        fields.append("state")
     item.save(update_fields=fields)
     return item
 

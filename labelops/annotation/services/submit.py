@@ -13,7 +13,7 @@ from labelops.annotation.services import consensus, dawid_skene, gold
 from labelops.annotation.services.leases import close_lease, lock_item, lock_live_lease
 from labelops.audit.services import record
 from labelops.items.models import ItemState, Split
-from labelops.projects.models import Project, QualityRules, TaskType, TaxonomyVersion
+from labelops.projects.models import Project, TaskType, TaxonomyVersion
 
 
 def check_labels(project: Project, labels) -> TaxonomyVersion:
@@ -67,8 +67,9 @@ def submit(*, lease: Lease, annotator, labels: list[str], time_spent_ms: int | N
     """
     now = timezone.now()
     lease = lock_live_lease(lease.pk, annotator, "submit", now)
-    lock_item(lease.item_id)  # before the annotation's insert takes a KEY SHARE lock on it
-    project = Project.objects.get(items__leases=lease)
+    item = lock_item(lease.item_id)  # before the annotation's insert takes a KEY SHARE lock on it
+    project = Project.objects.select_related("rules").get(pk=item.project_id)
+    rules = project.rules
     version = check_labels(project, labels)
     proposal = lease.proposal
     if from_proposal and proposal is None:
@@ -84,14 +85,11 @@ def submit(*, lease: Lease, annotator, labels: list[str], time_spent_ms: int | N
         item_id=lease.item_id, annotator=annotator, labels=list(labels), source=source,
         proposal=proposal if from_proposal else None, taxonomy_version=version, time_spent_ms=time_spent_ms,
     )
-    item = close_lease(lease, LeaseOutcome.SUBMITTED, now, annotated=True)
-    before_state = item.state
-    rules = QualityRules.objects.get(project=project)
-    reached = False
+    before_state, after_state, reached = item.state, None, False
     if item.split != Split.GOLD and item.state in (ItemState.UNLABELLED, ItemState.IN_PROGRESS):
-        reached = item.annotation_count >= rules.overlap
-        item.state = ItemState.LABELLED if reached else ItemState.IN_PROGRESS
-        item.save(update_fields=["state"])
+        reached = item.annotation_count + 1 >= rules.overlap  # + 1: this annotation
+        after_state = ItemState.LABELLED if reached else ItemState.IN_PROGRESS
+    item = close_lease(lease, LeaseOutcome.SUBMITTED, now, annotated=True, item=item, state=after_state)
     record(
         actor=annotator, verb="annotation.submit", obj=annotation, project=project,
         after={
@@ -101,7 +99,7 @@ def submit(*, lease: Lease, annotator, labels: list[str], time_spent_ms: int | N
         },
     )
     if reached:
-        consensus.on_overlap_reached(item)
+        consensus.on_overlap_reached(item, project=project, version=version, rules=rules)
     if item.split == Split.GOLD:
         gold.check_gold(project=project, item=item, annotation=annotation, rules=rules, now=now)
     # After the commit: the pass must see this annotation, and the check stays out of the item lock.
