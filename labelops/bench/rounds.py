@@ -215,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
     from django.core.management import call_command
     from django.db import connection
 
-    from labelops.bench.queue import delete_project_rows, start_server, stop_server
+    from labelops.bench.queue import delete_project_rows, start_server, stop_server, warm_up
 
     print(f"database: {connection.vendor}; broker: {settings.CELERY_BROKER_URL.split('://')[0]}; "
           f"worker threads: {settings.WORKER_TORCH_THREADS}; cores: {os.cpu_count()}", file=sys.stderr)
@@ -237,6 +237,7 @@ def run(args: argparse.Namespace) -> int:
             connection.close()
             server, port = start_server(args.workers, args.threads)
             try:
+                warm_up(port, tokens, project.pk)
                 idle = latency_phase(port, tokens, project.pk, truth, args.load_seconds, args.think_ms, args.seed)
                 busy_result: dict = {}
                 minutes = args.pretrain_minutes or 2.0
