@@ -152,6 +152,16 @@ def delete_project_rows(project_id: int) -> None:
         # Rounds protect their taxonomy version; they go (with clusters and models) first.
         TrainingRound.objects.filter(project_id=project_id).delete()
         Project.objects.get(pk=project_id).delete()
+    if connection.vendor == "postgresql":
+        # A million dead rows per run: without this (and with autovacuum off,
+        # as on the machine these figures come from) every later run reads a
+        # bloated table and its indexes. After 20 runs the item table held 15
+        # million dead rows (6.7 GB), and the trivial GET's median had crept
+        # from 7.3 to 9.6 ms. VACUUM cannot run in a transaction; Django is in
+        # autocommit here.
+        with connection.cursor() as cursor:
+            for model in (Item, Lease, Annotation, Consensus, FinalLabel, ReviewTask):
+                cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
 
 
 def check_invariants(project_id: int, overlap: int, submitted: int | None = None) -> dict[str, int]:
