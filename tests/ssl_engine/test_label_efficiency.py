@@ -10,14 +10,17 @@ from ssl_engine.active import STRATEGIES
 from ssl_engine.bench.datasets import LabelledData, load_labelled
 from ssl_engine.bench.label_efficiency import (
     LabelEfficiencyConfig,
+    ensemble_params_at,
     knn_graph,
     label_schedule,
     proposer_probs,
     run,
     simulate,
     summarise,
+    tune_ensemble,
     tune_spreading,
 )
+from ssl_engine.proposals.propagation import temper_distributions
 
 
 @pytest.fixture(autouse=True)
@@ -196,7 +199,7 @@ def test_spreading_uses_only_bought_labels_and_ensemble_averages():
     head_test, _ = proposer_probs("head", x_pool, labelled, y_pool_idx, x_test, 3, C=1.0, seed=0)
     mean_test, _ = proposer_probs("ensemble", x_pool, labelled, y_pool_idx, x_test, 3, C=1.0, seed=0,
                                   graph=graph, alpha=0.9)
-    assert np.allclose(mean_test, (head_test + test) / 2)
+    np.testing.assert_array_equal(mean_test, (head_test + test) / 2)  # the default: the plain mean, bit for bit
     with pytest.raises(ValueError, match="graph"):
         proposer_probs("spreading", x_pool, labelled, y_pool_idx, x_test, 3, C=1.0, seed=0)
 
@@ -222,8 +225,78 @@ def test_tune_spreading_reads_only_the_pool(tiny):
     assert tuning["chosen"] == {"n_neighbors": chosen["n_neighbors"], "alpha": chosen["alpha"]}
 
 
+def test_ensemble_weight_one_is_the_head_and_zero_is_tempered_spreading(tiny):
+    data, encoder = tiny
+    x_pool, x_test = encoder.embed(data.train_items), encoder.embed(data.test_items)
+    y_pool_idx = np.unique(data.train_labels, return_inverse=True)[1]
+    labelled = np.zeros(len(x_pool), dtype=bool)
+    labelled[::15] = True  # 6 labels, every class
+    graph = knn_graph(np.vstack([x_pool, x_test]), 5)
+    common = dict(C=1.0, seed=0, graph=graph, alpha=0.9)
+
+    def probs(proposer, **kwargs):
+        return proposer_probs(proposer, x_pool, labelled, y_pool_idx, x_test, 4, **common, **kwargs)
+
+    head, spread, tempered = probs("head"), probs("spreading"), probs("spreading", temperature=0.3)
+    for got, want in zip(probs("ensemble", temperature=0.3, weight=1.0), head):
+        np.testing.assert_allclose(got, want, atol=1e-12)
+    for got, want in zip(probs("ensemble", temperature=0.3, weight=0.0), tempered):
+        np.testing.assert_allclose(got, want, atol=1e-12)
+    for got, raw in zip(tempered, spread):  # tempering: same argmax, sharper (T < 1)
+        np.testing.assert_allclose(got, temper_distributions(raw, 0.3), atol=1e-12)
+        assert (got.argmax(axis=1) == raw.argmax(axis=1)).all() and got.max(axis=1).mean() > raw.max(axis=1).mean()
+    mixed = probs("ensemble", temperature=0.3, weight=0.7)[0]
+    np.testing.assert_allclose(mixed, 0.7 * head[0] + 0.3 * tempered[0], atol=1e-12)
+
+
+def test_tune_ensemble_picks_the_best_weight_on_the_pool(tiny):
+    data, encoder = tiny
+    x_pool = encoder.embed(data.train_items)
+    tuning = tune_ensemble(x_pool, data.train_labels, label_counts=[12, 4], n_neighbors=5, alpha=0.9, C=1.0,
+                           weights=(0.0, 0.5, 1.0))
+    assert tuning["label_counts"] == [4, 12] and tuning["validation_rows"] == 24
+    for entry, tuned in zip(tuning["chosen"]["schedule"], tuning["by_count"]):
+        assert [g["weight"] for g in tuned["grid"]] == [0.0, 0.5, 1.0]
+        best = min(tuned["grid"], key=lambda g: (-g["val_accuracy"], g["val_log_loss"]))
+        assert entry == {"n_labels": tuned["n_labels"], "temperature": tuned["temperature"],
+                         "ensemble_weight": best["weight"]}
+        assert 0.01 <= entry["temperature"] <= 100
+    again = tune_ensemble(x_pool, data.train_labels, label_counts=[4, 12], n_neighbors=5, alpha=0.9, C=1.0,
+                          weights=(0.0, 0.5, 1.0))
+    assert again == tuning  # deterministic
+
+
+def test_ensemble_params_interpolate_in_log_labels():
+    schedule = [{"n_labels": 10, "temperature": 1.0, "ensemble_weight": 0.0},
+                {"n_labels": 1000, "temperature": 0.5, "ensemble_weight": 0.4}]
+    assert ensemble_params_at(100, schedule) == pytest.approx((0.75, 0.2))  # halfway in log(labels)
+    assert ensemble_params_at(3, schedule) == (1.0, 0.0) and ensemble_params_at(5000, schedule) == (0.5, 0.4)
+    assert ensemble_params_at(42, schedule[:1]) == (1.0, 0.0)
+
+
+def test_tuning_never_reads_the_test_labels(tiny, tmp_path):
+    data, encoder = tiny
+    garbage = LabelledData(data.name, data.modality, data.train_items, data.train_labels, data.test_items,
+                           np.array(["zz-not-a-class"] * len(data.test_labels), dtype=object), data.test_split)
+    tunings = []
+    for i, d in enumerate([data, garbage]):
+        config = LabelEfficiencyConfig(data="blobs", strategies=["random"], proposers=["ensemble"], seeds=1,
+                                       rounds=2, budget=8, tune_spreading=True, cache=None,
+                                       out=str(tmp_path / f"out{i}"))
+        spreading = run(config, data=d, encoder=encoder, log=lambda message: None)["arms"]["none"]["spreading"]
+        tunings.append({k: v for k, v in spreading.items() if k != "seconds"})
+    assert tunings[0] == tunings[1]
+    assert tunings[0]["tuning"] is not None and tunings[0]["ensemble_tuning"]["by_count"][0]["grid"]
+    assert tunings[0]["schedule"] == tunings[0]["ensemble_tuning"]["chosen"]["schedule"]
+    assert [entry["n_labels"] for entry in tunings[0]["schedule"]] == [4, 12]  # first and last round
+
+
 def test_config_rejects_unknown_proposers():
     with pytest.raises(ValueError):
         LabelEfficiencyConfig(data="x", proposers=["svm"])
     with pytest.raises(ValueError):
         LabelEfficiencyConfig(data="x", proposers=["spreading"], spreading_alpha=1.0)
+    with pytest.raises(ValueError):
+        LabelEfficiencyConfig(data="x", proposers=["ensemble"], ensemble_weight=1.5)
+    with pytest.raises(ValueError):
+        LabelEfficiencyConfig(data="x", proposers=["ensemble"], spreading_temperature=0.0)

@@ -19,6 +19,7 @@ from ssl_engine.proposals import (
     predicted_labels,
     propose,
 )
+from ssl_engine.proposals.propagation import fit_distribution_temperature, temper_distributions
 from ssl_engine.proposals.temperature import fit_temperature, nll, softmax
 
 # Tiny problems: a second BLAS/OpenMP thread only adds start-up and
@@ -292,6 +293,33 @@ def test_label_spreading_reaches_unlabelled_blobs_and_predicts_new_rows():
     assert (model.transduction_ == codes).mean() >= 0.97
     x_new, new_codes = blobs(10, seed=8)
     assert (model.predict(x_new) == new_codes).mean() >= 0.97
+
+
+def test_temper_distributions_hand_computed():
+    p = np.array([[0.75, 0.25, 0.0], [0.5, 0.5, 0.0], [0.2, 0.0, 0.8]])
+    # T = 0.5 squares: [0.5625, 0.0625] / 0.625 = [0.9, 0.1]; a tie stays a tie; zeros stay zero.
+    np.testing.assert_allclose(temper_distributions(p, 0.5), [[0.9, 0.1, 0], [0.5, 0.5, 0], [1 / 17, 0, 16 / 17]])
+    # T = 2 takes square roots: [sqrt 3, 1] / (sqrt 3 + 1).
+    np.testing.assert_allclose(temper_distributions(p, 2.0)[0, :2], [3**0.5 / (3**0.5 + 1), 1 / (3**0.5 + 1)])
+    np.testing.assert_allclose(temper_distributions(p, 1.0), p)
+    assert np.isfinite(temper_distributions(p, 0.01)).all()  # p ** 100 would underflow; the log domain does not
+    with pytest.raises(ValueError, match="positive"):
+        temper_distributions(p, 0.0)
+
+
+def test_fit_distribution_temperature_hand_computed():
+    # Every row says [0.75, 0.25] and 9 rows in 10 are class 0: the NLL optimum gives the
+    # tempered top class probability 0.9, i.e. 3 ** (1/T) = 9, T = 0.5.
+    p = np.tile([0.75, 0.25], (10, 1))
+    y = np.array([0] * 9 + [1])
+    assert fit_distribution_temperature(p, y) == pytest.approx(0.5, abs=1e-3)
+    # Right 3 times in 4, exactly as confident as it says: T = 1.
+    assert fit_distribution_temperature(p[6:], y[6:]) == pytest.approx(1.0, abs=1e-3)
+    # A row giving its true class 0 has likelihood 0 for every T: it is left out.
+    with_zero = np.vstack([p, [[1.0, 0.0]]])
+    assert fit_distribution_temperature(with_zero, np.append(y, 1)) == pytest.approx(0.5, abs=1e-3)
+    with pytest.raises(ValueError, match="positive probability"):
+        fit_distribution_temperature([[1.0, 0.0]], [1])
 
 
 # -- SelfTraining -----------------------------------------------------------
