@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -32,7 +32,7 @@ from labelops.annotation.serializers import (
     UndoneItemSerializer,
 )
 from labelops.projects.access import ProjectScopedMixin
-from labelops.projects.models import Role
+from labelops.projects.models import Project, Role
 
 
 class Conflict(APIException):
@@ -48,22 +48,26 @@ CONFLICT = OpenApiResponse(description="The lease has ended: submitted, skipped,
 class QueueView(ProjectScopedMixin, APIView):
     needed_roles = {"post": Role.ANNOTATOR}
 
+    def project_queryset(self):
+        # The rules come with the project's row: every queue action reads them.
+        return Project.objects.select_related("rules")
+
     def handle_exception(self, exc):
         if isinstance(exc, services.LeaseConflict):
             exc = Conflict(detail=exc.message, code=exc.code)
-        elif isinstance(exc, Lease.DoesNotExist):  # the service re-reads the lease under its lock
-            exc = Conflict(detail="this lease no longer exists", code="lease_gone")
+        elif isinstance(exc, Lease.DoesNotExist):
+            # The services look the lease up under its lock, as the user's
+            # lease on an item of this project: anything else is not theirs.
+            exc = NotFound("No Lease matches the given query.")
         return super().handle_exception(exc)
-
-    def get_lease(self) -> Lease:
-        """The requesting user's lease `pk` on an item of this project, else 404."""
-        return get_object_or_404(
-            Lease.objects.filter(annotator=self.request.user, item__project=self.project), pk=self.kwargs["pk"]
-        )
 
 
 @extend_schema(tags=["queue"])
 class NextItem(QueueView):
+    def project_queryset(self):
+        # The rest of the claim's `QueueState` too (active round, bulk batches, taxonomy).
+        return services.with_queue_state()
+
     @extend_schema(
         summary="Lease the next item to label",
         description=(
@@ -102,10 +106,10 @@ class SubmitLease(QueueView):
                    "taxonomy, the wrong number of labels, or a bad field."), 404: NOT_FOUND, 409: CONFLICT},
     )
     def post(self, request, project_pk, pk):
-        lease = self.get_lease()
         incoming = SubmitSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        annotation = services.submit(lease=lease, annotator=request.user, **incoming.validated_data)
+        annotation = services.submit(lease_id=pk, annotator=request.user, project=self.project,
+                                     **incoming.validated_data)
         return Response(AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
 
 
@@ -117,10 +121,10 @@ class SkipLease(QueueView):
         responses={200: LeaseSerializer, 404: NOT_FOUND, 409: CONFLICT},
     )
     def post(self, request, project_pk, pk):
-        lease = self.get_lease()
         incoming = SkipSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        lease = services.skip(lease=lease, annotator=request.user, reason=incoming.validated_data["reason"])
+        lease = services.skip(lease_id=pk, annotator=request.user, project=self.project,
+                              reason=incoming.validated_data["reason"])
         return Response(LeaseSerializer(lease).data)
 
 
@@ -132,7 +136,7 @@ class HeartbeatLease(QueueView):
         responses={200: LeaseSerializer, 404: NOT_FOUND, 409: CONFLICT},
     )
     def post(self, request, project_pk, pk):
-        lease = services.heartbeat(lease=self.get_lease(), annotator=request.user)
+        lease = services.heartbeat(lease_id=pk, annotator=request.user, project=self.project)
         return Response(LeaseSerializer(lease).data)
 
 
@@ -145,7 +149,7 @@ class ReleaseLease(QueueView):
         responses={200: LeaseSerializer, 404: NOT_FOUND, 409: CONFLICT},
     )
     def post(self, request, project_pk, pk):
-        lease = services.release(lease=self.get_lease(), annotator=request.user)
+        lease = services.release(lease_id=pk, annotator=request.user, project=self.project)
         return Response(LeaseSerializer(lease).data)
 
 

@@ -74,7 +74,7 @@ def label_item(project, annotator, labels, rng=None):
 
     claim = next_item(project=project, annotator=annotator, rng=rng)
     assert claim is not None, f"nothing served to {annotator}"
-    return submit(lease=claim.lease, annotator=annotator, labels=list(labels))
+    return submit(lease_id=claim.lease.pk, annotator=annotator, labels=list(labels))
 
 
 @pytest.fixture

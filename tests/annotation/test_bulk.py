@@ -68,7 +68,7 @@ def label_sample(project, annotator, answers: dict[int, list[str]]):
     served = []
     while (claim := next_item(project=project, annotator=annotator)) is not None:
         served.append(claim.item.pk)
-        submit(lease=claim.lease, annotator=annotator, labels=answers[claim.item.pk])
+        submit(lease_id=claim.lease.pk, annotator=annotator, labels=answers[claim.item.pk])
     return served
 
 
@@ -246,7 +246,7 @@ def test_an_item_in_an_open_batch_or_leased_cannot_join(bulk_project, api, lead,
                               format="json")
     assert response.status_code == 400 and "leased to an annotator" in response.json()["items"][0]
     # Released, it may join.
-    release(lease=claim.lease, annotator=annotator2)
+    release(lease_id=claim.lease.pk, annotator=annotator2)
     response = api(lead).post(list_url(bulk_project), {"items": [items[2].pk], "labels": ["other"]},
                               format="json")
     assert response.status_code == 201
@@ -484,7 +484,7 @@ def test_a_batch_whose_sampled_item_was_dropped_can_be_cancelled(bulk_project, a
     items = make_items(bulk_project, 2)
     batch = bulk.create_batch(project=bulk_project, actor=lead, labels=["bug"], item_ids=[i.pk for i in items])
     claim = next_item(project=bulk_project, annotator=annotator)
-    skip(lease=claim.lease, annotator=annotator, reason="unreadable")  # the sample goes to review
+    skip(lease_id=claim.lease.pk, annotator=annotator, reason="unreadable")  # the sample goes to review
     assert states(sample_of(batch)) == dict.fromkeys(sample_of(batch), ItemState.IN_REVIEW)
 
     assert api(lead).post(cancel_url(bulk_project, batch)).status_code == 200
@@ -568,7 +568,7 @@ def worker(project, user, served: list):
                 continue
             empty = 0
             served.append(claim.item.pk)
-            submit(lease=claim.lease, annotator=user, labels=["a"])
+            submit(lease_id=claim.lease.pk, annotator=user, labels=["a"])
     return work
 
 

@@ -41,7 +41,7 @@ def url(project):
 def answer(project, user, labels, *, ms=None, from_proposal=False, rng=None):
     claim = next_item(project=project, annotator=user, rng=rng)
     assert claim is not None
-    return submit(lease=claim.lease, annotator=user, labels=labels, time_spent_ms=ms, from_proposal=from_proposal)
+    return submit(lease_id=claim.lease.pk, annotator=user, labels=labels, time_spent_ms=ms, from_proposal=from_proposal)
 
 
 def row_of(body, user):

@@ -80,10 +80,10 @@ def test_an_expired_lease_cannot_be_heartbeated_or_submitted(queue_project, anno
     make_items(queue_project, 1)
     claim = next_item(project=queue_project, annotator=annotator)
     expire(claim)
-    for call in (lambda: heartbeat(lease=claim.lease, annotator=annotator),
-                 lambda: submit(lease=claim.lease, annotator=annotator, labels=["bug"])):
+    for call in (lambda: heartbeat(lease_id=claim.lease.pk, annotator=annotator),
+                 lambda: submit(lease_id=claim.lease.pk, annotator=annotator, labels=["bug"])):
         with pytest.raises(LeaseConflict, match="expired"):
             call()
     expire_leases()
     with pytest.raises(LeaseConflict, match=r"closed \(expired\)"):
-        submit(lease=claim.lease, annotator=annotator, labels=["bug"])
+        submit(lease_id=claim.lease.pk, annotator=annotator, labels=["bug"])

@@ -46,7 +46,7 @@ def test_fifty_annotators_at_once(transactional_db, lead, make_user):
         try:
             barrier.wait(timeout=30)
             while (claim := next_item(project=project, annotator=user)) is not None:
-                submit(lease=claim.lease, annotator=user, labels=["a" if user.pk % 2 else "b"], time_spent_ms=1)
+                submit(lease_id=claim.lease.pk, annotator=user, labels=["a" if user.pk % 2 else "b"], time_spent_ms=1)
                 with lock:
                     submitted[(claim.item.pk, user.pk)] += 1
         except BaseException as exc:  # collected and asserted on below
@@ -119,7 +119,7 @@ def test_sweeps_and_submits_racing_on_expired_leases(transactional_db, lead, mak
     def answer(claim):
         try:
             barrier.wait(timeout=30)
-            submit(lease=claim.lease, annotator=claim.lease.annotator, labels=["a"])
+            submit(lease_id=claim.lease.pk, annotator=claim.lease.annotator, labels=["a"])
             outcomes[claim.lease.pk] = "submitted"
         except LeaseConflict:
             outcomes[claim.lease.pk] = "conflict"

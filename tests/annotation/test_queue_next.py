@@ -53,7 +53,7 @@ def test_never_the_same_item_twice(queue_project, lead, annotator):
     seen = []
     while (claim := next_item(project=queue_project, annotator=annotator)) is not None:
         seen.append(claim.item.pk)
-        submit(lease=claim.lease, annotator=annotator, labels=["bug"])
+        submit(lease_id=claim.lease.pk, annotator=annotator, labels=["bug"])
     assert seen == [i.pk for i in items]
 
 
@@ -61,7 +61,7 @@ def test_overlap_counts_annotations_and_live_leases(project, lead, annotator, an
     set_rules(project, lead, overlap=2)
     (item,) = make_items(project, 1)
     claim = next_item(project=project, annotator=annotator)
-    submit(lease=claim.lease, annotator=annotator, labels=["bug"])
+    submit(lease_id=claim.lease.pk, annotator=annotator, labels=["bug"])
     assert served(project, annotator2) == item  # one annotation + one lease = 2
     assert served(project, reviewer) is None
     item.refresh_from_db()
@@ -76,7 +76,7 @@ def test_ranked_order_of_the_active_round_then_pool_order(queue_project, lead, a
     while (claim := next_item(project=queue_project, annotator=annotator)) is not None:
         order.append(claim.item)
         proposals.append(claim.proposal)
-        submit(lease=claim.lease, annotator=annotator, labels=["bug"])
+        submit(lease_id=claim.lease.pk, annotator=annotator, labels=["bug"])
     assert order == [c, a, b, d]
     assert [p.labels if p else None for p in proposals] == [["bug"], ["bug"], ["bug"], None]
     assert proposals[0].confidence == 0.5
@@ -124,7 +124,7 @@ def test_an_item_the_annotator_already_annotated_is_not_served(queue_project, le
 def test_a_released_item_comes_back_to_the_same_annotator_on_the_same_row(queue_project, annotator):
     first, _ = make_items(queue_project, 2)
     claim = next_item(project=queue_project, annotator=annotator)
-    release(lease=claim.lease, annotator=annotator)
+    release(lease_id=claim.lease.pk, annotator=annotator)
     again = next_item(project=queue_project, annotator=annotator)
     assert again.item == first and again.lease.pk == claim.lease.pk and not again.resumed
     assert Lease.objects.count() == 1
@@ -153,7 +153,7 @@ def test_gold_is_mixed_in_at_the_ratio(queue_project, lead, annotator):
     kinds = []
     while (claim := next_item(project=queue_project, annotator=annotator, rng=Always(0.999))) is not None:
         kinds.append("gold" if claim.item.split == Split.GOLD else "pool")
-        submit(lease=claim.lease, annotator=annotator, labels=["bug"])
+        submit(lease_id=claim.lease.pk, annotator=annotator, labels=["bug"])
     assert kinds == ["pool", "pool", "pool", "gold"] * 3
     assert Lease.objects.filter(item__in=gold).count() == 3 and Lease.objects.filter(item__in=pool).count() == 9
 
@@ -170,7 +170,7 @@ def test_random_gold_positions_keep_the_share_near_the_ratio(queue_project, lead
         served_count += 1
         gold += claim.item.split == Split.GOLD
         assert abs(gold - 0.2 * served_count) <= 1
-        submit(lease=claim.lease, annotator=annotator, labels=["bug"])
+        submit(lease_id=claim.lease.pk, annotator=annotator, labels=["bug"])
 
 
 def test_gold_items_are_served_to_every_annotator_once_and_keep_their_state(
@@ -181,7 +181,7 @@ def test_gold_items_are_served_to_every_annotator_once_and_keep_their_state(
     for user in (annotator, annotator2):
         claim = next_item(project=queue_project, annotator=user, rng=Always(0.0))
         assert claim.item == gold and claim.proposal is None
-        submit(lease=claim.lease, annotator=user, labels=["other"])
+        submit(lease_id=claim.lease.pk, annotator=user, labels=["other"])
         assert served(queue_project, user, rng=Always(0.0)) is None
     gold.refresh_from_db()
     assert (gold.state, gold.annotation_count, gold.active_lease_count) == (ItemState.APPROVED, 2, 0)
@@ -229,7 +229,7 @@ def test_after_a_submit_the_look_ahead_is_the_current_item_and_a_new_one_is_pref
     a, b, c = make_items(queue_project, 3)
     first = next_item(project=queue_project, annotator=annotator)
     next_item(project=queue_project, annotator=annotator, prefetch=True)
-    submit(lease=first.lease, annotator=annotator, labels=["bug"])
+    submit(lease_id=first.lease.pk, annotator=annotator, labels=["bug"])
     assert served(queue_project, annotator) == b
     assert served(queue_project, annotator, prefetch=True) == c
     assert served(queue_project, annotator, prefetch=True) == c  # two live: the newer, again
@@ -265,7 +265,7 @@ def test_prefetching_through_the_queue_never_serves_an_item_twice(queue_project,
     current = Lease.objects.get(item_id=seen[0])
     while True:
         ahead = next_item(project=queue_project, annotator=annotator, prefetch=True)
-        submit(lease=current, annotator=annotator, labels=["bug"])
+        submit(lease_id=current.pk, annotator=annotator, labels=["bug"])
         if ahead is None:  # nothing beyond the lease held: 204, the held lease is not returned
             break
         seen.append(ahead.item.pk)
@@ -283,7 +283,7 @@ def test_gold_ratio_holds_with_prefetch(queue_project, lead, annotator):
     kinds.append(current.item.split)
     while current is not None:
         ahead = next_item(project=queue_project, annotator=annotator, rng=Always(0.999), prefetch=True)
-        submit(lease=current.lease, annotator=annotator, labels=["bug"])
+        submit(lease_id=current.lease.pk, annotator=annotator, labels=["bug"])
         if ahead is not None:
             kinds.append(ahead.item.split)
         current = ahead

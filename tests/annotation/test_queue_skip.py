@@ -32,7 +32,7 @@ def test_requeue_others_gives_the_item_to_others_never_back_to_me(queue_project,
     project = with_policy(queue_project, lead, "requeue_others")
     first, second = make_items(project, 2)
     claim = next_item(project=project, annotator=annotator)
-    lease = skip(lease=claim.lease, annotator=annotator, reason="unreadable")
+    lease = skip(lease_id=claim.lease.pk, annotator=annotator, reason="unreadable")
     assert lease.outcome == LeaseOutcome.SKIPPED and lease.closed_at is not None
     first.refresh_from_db()
     assert (first.state, first.active_lease_count) == (ItemState.UNLABELLED, 0)
@@ -46,10 +46,10 @@ def test_requeue_later_brings_the_item_back_to_me_after_a_while(queue_project, l
     project = with_policy(queue_project, lead, "requeue_later")
     first, second = make_items(project, 2)
     claim = next_item(project=project, annotator=annotator)
-    skip(lease=claim.lease, annotator=annotator)
+    skip(lease_id=claim.lease.pk, annotator=annotator)
     later = next_item(project=project, annotator=annotator)
     assert later.item == second
-    submit(lease=later.lease, annotator=annotator, labels=["bug"])
+    submit(lease_id=later.lease.pk, annotator=annotator, labels=["bug"])
     assert served(project, annotator) is None  # not yet
     Lease.objects.filter(pk=claim.lease.pk).update(closed_at=timezone.now() - REQUEUE_LATER_AFTER)
     again = next_item(project=project, annotator=annotator)
@@ -61,7 +61,7 @@ def test_requeue_later_lets_others_take_it_meanwhile(queue_project, lead, annota
     project = with_policy(queue_project, lead, "requeue_later")
     (item,) = make_items(project, 1)
     claim = next_item(project=project, annotator=annotator)
-    skip(lease=claim.lease, annotator=annotator)
+    skip(lease_id=claim.lease.pk, annotator=annotator)
     assert served(project, annotator2) == item
 
 
@@ -69,7 +69,7 @@ def test_drop_takes_the_item_out_of_the_queue_for_review(queue_project, lead, an
     project = with_policy(queue_project, lead, "drop")
     (item,) = make_items(project, 1)
     claim = next_item(project=project, annotator=annotator)
-    lease = skip(lease=claim.lease, annotator=annotator)
+    lease = skip(lease_id=claim.lease.pk, annotator=annotator)
     assert lease.outcome == LeaseOutcome.DROPPED
     item.refresh_from_db()
     assert (item.state, item.active_lease_count) == (ItemState.IN_REVIEW, 0)
@@ -84,7 +84,7 @@ def test_dropping_a_gold_item_leaves_it_as_it_is(queue_project, lead, annotator)
     (gold,) = make_items(project, 1, split=Split.GOLD, gold_labels=["bug"])
     claim = next_item(project=project, annotator=annotator, rng=Always(0.0))
     assert claim.item == gold
-    skip(lease=claim.lease, annotator=annotator)
+    skip(lease_id=claim.lease.pk, annotator=annotator)
     gold.refresh_from_db()
     assert (gold.state, gold.active_lease_count) == (ItemState.APPROVED, 0)
 
@@ -92,13 +92,13 @@ def test_dropping_a_gold_item_leaves_it_as_it_is(queue_project, lead, annotator)
 def test_a_closed_lease_cannot_be_skipped_released_or_heartbeated(queue_project, annotator):
     make_items(queue_project, 2)
     claim = next_item(project=queue_project, annotator=annotator)
-    skip(lease=claim.lease, annotator=annotator)
+    skip(lease_id=claim.lease.pk, annotator=annotator)
     for action in (skip, release, heartbeat):
         with pytest.raises(LeaseConflict, match="closed") as caught:
-            action(lease=claim.lease, annotator=annotator)
+            action(lease_id=claim.lease.pk, annotator=annotator)
         assert caught.value.code == "lease_closed"
     with pytest.raises(LeaseConflict):
-        submit(lease=claim.lease, annotator=annotator, labels=["bug"])
+        submit(lease_id=claim.lease.pk, annotator=annotator, labels=["bug"])
 
 
 def test_heartbeat_extends_the_lease(queue_project, annotator):
@@ -106,7 +106,7 @@ def test_heartbeat_extends_the_lease(queue_project, annotator):
     claim = next_item(project=queue_project, annotator=annotator)
     Lease.objects.filter(pk=claim.lease.pk).update(expires_at=timezone.now() + timedelta(seconds=5))
     before = timezone.now()
-    lease = heartbeat(lease=claim.lease, annotator=annotator)
+    lease = heartbeat(lease_id=claim.lease.pk, annotator=annotator)
     assert lease.expires_at >= before + timedelta(minutes=queue_project.config.lease_minutes)
     assert lease.heartbeat_at >= before
     assert Lease.objects.get(pk=lease.pk).expires_at == lease.expires_at
@@ -115,7 +115,7 @@ def test_heartbeat_extends_the_lease(queue_project, annotator):
 def test_release_gives_the_item_back(queue_project, annotator, annotator2):
     (item,) = make_items(queue_project, 1)
     claim = next_item(project=queue_project, annotator=annotator)
-    lease = release(lease=claim.lease, annotator=annotator)
+    lease = release(lease_id=claim.lease.pk, annotator=annotator)
     assert lease.outcome == LeaseOutcome.RELEASED
     item.refresh_from_db()
     assert item.active_lease_count == 0

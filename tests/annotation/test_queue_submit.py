@@ -34,7 +34,7 @@ def test_manual_submit_writes_closes_and_counts(project, lead, annotator, annota
     set_rules(project, lead, overlap=2)
     (item,) = make_items(project, 1)
     claim = next_item(project=project, annotator=annotator)
-    annotation = submit(lease=claim.lease, annotator=annotator, labels=["bug"], time_spent_ms=4200)
+    annotation = submit(lease_id=claim.lease.pk, annotator=annotator, labels=["bug"], time_spent_ms=4200)
     assert (annotation.labels, annotation.source, annotation.proposal, annotation.time_spent_ms) == (
         ["bug"], "manual", None, 4200)
     assert annotation.taxonomy_version == project.active_taxonomy()
@@ -44,7 +44,7 @@ def test_manual_submit_writes_closes_and_counts(project, lead, annotator, annota
     assert hook_calls == []
 
     claim = next_item(project=project, annotator=annotator2)
-    submit(lease=claim.lease, annotator=annotator2, labels=["billing"])
+    submit(lease_id=claim.lease.pk, annotator=annotator2, labels=["billing"])
     assert snapshot(item) == (ItemState.LABELLED, 2, 0)
     assert hook_calls == [item.pk]
 
@@ -55,7 +55,7 @@ def test_accepted_and_edited_proposals_are_told_apart_and_audited(queue_project,
     outcomes = []
     for labels, from_proposal in ((["bug"], True), (["other"], True), (["bug"], False)):
         claim = next_item(project=queue_project, annotator=annotator)
-        annotation = submit(lease=claim.lease, annotator=annotator, labels=labels, from_proposal=from_proposal,
+        annotation = submit(lease_id=claim.lease.pk, annotator=annotator, labels=labels, from_proposal=from_proposal,
                             time_spent_ms=1000)
         outcomes.append((annotation.source, annotation.proposal_id == claim.proposal.pk))
     assert outcomes == [("proposal_accepted", True), ("proposal_edited", True), ("manual", False)]
@@ -71,7 +71,7 @@ def test_the_proposal_shown_counts_even_after_a_new_model(queue_project, annotat
     shown = import_proposal(item, ["billing"])
     claim = next_item(project=queue_project, annotator=annotator)
     activate_round(queue_project, ranked=[item], labels=("bug",))
-    annotation = submit(lease=claim.lease, annotator=annotator, labels=["billing"], from_proposal=True)
+    annotation = submit(lease_id=claim.lease.pk, annotator=annotator, labels=["billing"], from_proposal=True)
     assert annotation.source == "proposal_accepted" and annotation.proposal == shown
 
 
@@ -94,7 +94,7 @@ def test_bad_labels_are_refused_and_nothing_is_written(queue_project, annotator,
     (item,) = make_items(queue_project, 1)
     claim = next_item(project=queue_project, annotator=annotator)
     with pytest.raises(ValidationError, match=re.escape(message)):
-        submit(lease=claim.lease, annotator=annotator, labels=labels)
+        submit(lease_id=claim.lease.pk, annotator=annotator, labels=labels)
     assert_nothing_written(claim.lease, item)
 
 
@@ -105,7 +105,7 @@ def test_multi_label_projects_take_several_labels(db, lead, annotator):
     set_rules(project, lead, overlap=1)
     make_items(project, 1)
     claim = next_item(project=project, annotator=annotator)
-    assert submit(lease=claim.lease, annotator=annotator, labels=["b", "a"]).labels == ["b", "a"]
+    assert submit(lease_id=claim.lease.pk, annotator=annotator, labels=["b", "a"]).labels == ["b", "a"]
 
 
 def test_labels_are_checked_against_the_taxonomy_active_at_submit(queue_project, lead, annotator):
@@ -117,24 +117,24 @@ def test_labels_are_checked_against_the_taxonomy_active_at_submit(queue_project,
         mapping=[{"kind": "rename", "from": "bug", "to": "defect"}],
     )
     with pytest.raises(ValidationError, match=r"\(v2\): bug"):
-        submit(lease=claim.lease, annotator=annotator, labels=["bug"])
-    assert submit(lease=claim.lease, annotator=annotator, labels=["defect"]).taxonomy_version.number == 2
+        submit(lease_id=claim.lease.pk, annotator=annotator, labels=["bug"])
+    assert submit(lease_id=claim.lease.pk, annotator=annotator, labels=["defect"]).taxonomy_version.number == 2
 
 
 def test_from_proposal_needs_a_proposal(queue_project, annotator):
     (item,) = make_items(queue_project, 1)
     claim = next_item(project=queue_project, annotator=annotator)
     with pytest.raises(ValidationError, match="no proposal was shown"):
-        submit(lease=claim.lease, annotator=annotator, labels=["bug"], from_proposal=True)
+        submit(lease_id=claim.lease.pk, annotator=annotator, labels=["bug"], from_proposal=True)
     assert_nothing_written(claim.lease, item)
 
 
 def test_double_submit_is_a_conflict(queue_project, annotator):
     make_items(queue_project, 2)
     claim = next_item(project=queue_project, annotator=annotator)
-    submit(lease=claim.lease, annotator=annotator, labels=["bug"])
+    submit(lease_id=claim.lease.pk, annotator=annotator, labels=["bug"])
     with pytest.raises(LeaseConflict, match="already submitted") as caught:
-        submit(lease=claim.lease, annotator=annotator, labels=["bug"])
+        submit(lease_id=claim.lease.pk, annotator=annotator, labels=["bug"])
     assert caught.value.code == "already_submitted"
     assert Annotation.objects.count() == 1
 
@@ -144,7 +144,7 @@ def test_an_expired_lease_cannot_be_submitted(queue_project, annotator):
     claim = next_item(project=queue_project, annotator=annotator)
     Lease.objects.filter(pk=claim.lease.pk).update(expires_at=claim.lease.expires_at - timedelta(hours=2))
     with pytest.raises(LeaseConflict, match="expired at") as caught:
-        submit(lease=claim.lease, annotator=annotator, labels=["bug"])
+        submit(lease_id=claim.lease.pk, annotator=annotator, labels=["bug"])
     assert caught.value.code == "lease_expired"
     assert_nothing_written(claim.lease, item)
 
@@ -153,7 +153,7 @@ def test_someone_elses_lease_does_not_exist_for_you(queue_project, annotator, an
     (item,) = make_items(queue_project, 1)
     claim = next_item(project=queue_project, annotator=annotator)
     with pytest.raises(Lease.DoesNotExist):
-        submit(lease=claim.lease, annotator=annotator2, labels=["bug"])
+        submit(lease_id=claim.lease.pk, annotator=annotator2, labels=["bug"])
     assert_nothing_written(claim.lease, item)
 
 
@@ -161,6 +161,6 @@ def test_gold_submissions_keep_the_gold_state(queue_project, lead, annotator, ho
     set_rules(queue_project, lead, overlap=1, gold_ratio=0.5)
     (gold,) = make_items(queue_project, 1, split=Split.GOLD, gold_labels=["bug"])
     claim = next_item(project=queue_project, annotator=annotator, rng=Always(0.0))
-    submit(lease=claim.lease, annotator=annotator, labels=["billing"])
+    submit(lease_id=claim.lease.pk, annotator=annotator, labels=["billing"])
     assert snapshot(gold) == (ItemState.APPROVED, 1, 0)
     assert hook_calls == []

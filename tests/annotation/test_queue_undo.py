@@ -64,7 +64,7 @@ def test_undo_gives_the_item_back_on_the_same_lease_with_the_labels(overlap2, ap
     assert event.before["annotation"]["labels"] == ["billing"] and event.after["state"] == ItemState.UNLABELLED
     # The item is theirs again: `next` returns it, and a new answer counts as usual.
     assert next_item(project=overlap2, annotator=annotator).lease.pk == lease.pk
-    again = submit(lease=lease, annotator=annotator, labels=["bug"])
+    again = submit(lease_id=lease.pk, annotator=annotator, labels=["bug"])
     item.refresh_from_db()
     assert (item.state, item.annotation_count, item.active_lease_count) == (ItemState.IN_PROGRESS, 1, 0)
     assert list(Annotation.objects.active().filter(item=item)) == [again]
@@ -189,7 +189,7 @@ def test_undoing_a_gold_answer_withdraws_its_score_whatever_it_was(overlap2, lea
     event = AuditEvent.objects.get(verb="annotation.undo")
     assert event.after["gold_stats"]["withdrawn_correct"] is bool(correct)
     # The new answer is scored as usual.
-    submit(lease=Lease.objects.get(item=gold, annotator=annotator), annotator=annotator, labels=["bug"])
+    submit(lease_id=Lease.objects.get(item=gold, annotator=annotator).pk, annotator=annotator, labels=["bug"])
     assert stats_of(overlap2, annotator) == (1, 1, False)
 
 

@@ -148,7 +148,7 @@ def test_a_dropped_item_is_fixed_or_rejected(project, lead, api, reviewer, annot
     project_services.update_project(actor=lead, project=project, settings={"skip_policy": "drop"})
     set_rules(project, lead, overlap=1)
     (item,) = make_items(project, 1)
-    skip(lease=next_item(project=project, annotator=annotator).lease, annotator=annotator, reason="unreadable")
+    skip(lease_id=next_item(project=project, annotator=annotator).lease.pk, annotator=annotator, reason="unreadable")
     task = ReviewTask.objects.open().get(item=item)
     assert task.reasons == ["dropped"] and task.details["dropped"]["reason"] == "unreadable"
     response = api(reviewer).post(decide_url(project, item), {"decision": "accept"}, format="json")

@@ -115,8 +115,8 @@ def test_rename_rewrites_annotations_consensus_answers_and_proposals(project, le
     # Annotators now answer in the new version; the old key is refused.
     claim = next_item(project=project, annotator=annotator2, rng=NO_GOLD)
     with pytest.raises(ValidationError, match="not in the active taxonomy"):
-        submit(lease=claim.lease, annotator=annotator2, labels=["bug"])
-    assert submit(lease=claim.lease, annotator=annotator2, labels=["defect"]).taxonomy_version == v2
+        submit(lease_id=claim.lease.pk, annotator=annotator2, labels=["bug"])
+    assert submit(lease_id=claim.lease.pk, annotator=annotator2, labels=["defect"]).taxonomy_version == v2
 
 
 def test_merge_rewrites_multi_label_answers_once_and_sums_probabilities(project, lead, annotator, api):
@@ -384,7 +384,7 @@ def test_a_submit_during_a_migration_waits_and_meets_the_new_version(transaction
         actor=lead, project=project, labels=[BILLING, {"key": "defect"}],
         mapping=[{"kind": "rename", "from": "bug", "to": ["defect"]}])))
     answer = threading.Thread(target=run, args=("submit", lambda: submit(
-        lease=claim.lease, annotator=annotator, labels=["bug"])))
+        lease_id=claim.lease.pk, annotator=annotator, labels=["bug"])))
     migrate.start()
     assert locked.wait(timeout=20)
     answer.start()
@@ -398,7 +398,7 @@ def test_a_submit_during_a_migration_waits_and_meets_the_new_version(transaction
     assert isinstance(outcome["submit"], ValidationError)
     assert "not in the active taxonomy (v2): bug" in str(outcome["submit"])
     assert not Annotation.objects.exists()
-    assert submit(lease=claim.lease, annotator=annotator, labels=["defect"]).taxonomy_version.number == 2
+    assert submit(lease_id=claim.lease.pk, annotator=annotator, labels=["defect"]).taxonomy_version.number == 2
 
 
 # --- who may ---------------------------------------------------------------------------

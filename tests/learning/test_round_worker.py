@@ -57,7 +57,7 @@ def test_a_round_runs_in_the_worker_and_switches_the_queue(round_worker, round_p
     before = next_item(project=round_project, annotator=annotator).item  # pool order: the lowest id
     from labelops.annotation.services import release
 
-    release(lease=before.leases.get(annotator=annotator), annotator=annotator)
+    release(lease_id=before.leases.get(annotator=annotator).pk, annotator=annotator)
 
     done = wait_for(rounds.start_round(project=round_project, actor=lead), worker, finished, what="done")
     assert done.state == RoundState.DONE, done.error

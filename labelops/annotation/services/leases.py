@@ -52,14 +52,17 @@ def lease_expiry(config: ProjectSettings, now: datetime) -> datetime:
     return now + timedelta(minutes=config.lease_minutes)
 
 
-def lock_live_lease(lease_id: int, annotator, action: str, now: datetime) -> Lease:
+def lock_live_lease(lease_id: int, annotator, action: str, now: datetime, project: Project | None = None) -> Lease:
     """Lock the annotator's lease row and check that it may still `action`:
     a closed lease or one past its expiry raises `LeaseConflict`. Another
-    user's lease does not exist for them (`Lease.DoesNotExist`, a 404).
-    Call inside a transaction."""
+    user's lease, or with `project` a lease on another project's item, does
+    not exist for them (`Lease.DoesNotExist`, a 404). Call inside a
+    transaction."""
+    leases = Lease.objects.filter(annotator=annotator)
+    if project is not None:
+        leases = leases.filter(item__project=project)
     # The proposal shown comes along (submit compares with it); only the lease row is locked.
-    lease = Lease.objects.select_related("proposal").select_for_update(of=("self",)).get(pk=lease_id,
-                                                                                         annotator=annotator)
+    lease = leases.select_related("proposal").select_for_update(of=("self",)).get(pk=lease_id)
     if lease.closed_at is not None:
         if lease.outcome == LeaseOutcome.SUBMITTED:
             raise LeaseConflict(f"lease {lease.pk} was already submitted", code="already_submitted")
@@ -108,36 +111,40 @@ def close_lease(lease: Lease, outcome: str, now: datetime, *, annotated: bool = 
 
 
 @transaction.atomic
-def heartbeat(*, lease: Lease, annotator) -> Lease:
+def heartbeat(*, lease_id: int, annotator, project: Project | None = None) -> Lease:
     """Extend a live lease by the project's `lease_minutes` from now. Not
-    audited (the browser sends one every minute or so). Locks the lease row."""
+    audited (the browser sends one every minute or so). Locks the lease row.
+    `project`: the lease's, if the caller has read it (see `lock_live_lease`)."""
     now = timezone.now()
-    lease = lock_live_lease(lease.pk, annotator, "heartbeat", now)
-    project = Project.objects.get(items__leases=lease)
+    lease = lock_live_lease(lease_id, annotator, "heartbeat", now, project)
+    project = project or Project.objects.get(items__leases=lease)
     lease.heartbeat_at, lease.expires_at = now, lease_expiry(project.config, now)
     lease.save(update_fields=["heartbeat_at", "expires_at"])
     return lease
 
 
 @transaction.atomic
-def release(*, lease: Lease, annotator) -> Lease:
+def release(*, lease_id: int, annotator, project: Project | None = None) -> Lease:
     """Give the item back without judging it: it returns to the queue for
     everyone, this annotator included (the row is reopened if they are served
-    it again). Locks the lease row, then the item row."""
+    it again). Locks the lease row, then the item row. `project`: the
+    lease's, if the caller has read it (see `lock_live_lease`)."""
     now = timezone.now()
-    lease = lock_live_lease(lease.pk, annotator, "release", now)
+    lease = lock_live_lease(lease_id, annotator, "release", now, project)
     item = close_lease(lease, LeaseOutcome.RELEASED, now)
-    record(actor=annotator, verb="lease.release", obj=lease, project=item.project, after=lease.to_dict())
+    record(actor=annotator, verb="lease.release", obj=lease, project=project or item.project, after=lease.to_dict())
     return lease
 
 
 @transaction.atomic
-def skip(*, lease: Lease, annotator, policy: str | None = None, reason: str = "") -> Lease:
+def skip(*, lease_id: int, annotator, project: Project | None = None, policy: str | None = None,
+         reason: str = "") -> Lease:
     """Skip the item under `policy` (the project's `skip_policy` unless
-    given): see `SKIP_OUTCOMES`. Locks the lease row, then the item row."""
+    given): see `SKIP_OUTCOMES`. Locks the lease row, then the item row.
+    `project`: the lease's, if the caller has read it (see `lock_live_lease`)."""
     now = timezone.now()
-    lease = lock_live_lease(lease.pk, annotator, "skip", now)
-    project = Project.objects.get(items__leases=lease)
+    lease = lock_live_lease(lease_id, annotator, "skip", now, project)
+    project = project or Project.objects.get(items__leases=lease)
     policy = policy or project.config.skip_policy
     if policy not in SKIP_OUTCOMES:
         raise ValueError(f"unknown skip policy {policy!r}")

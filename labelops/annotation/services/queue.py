@@ -62,11 +62,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, Subquery, When
 from django.utils import timezone
 
 from labelops.annotation.models import Annotation, BulkBatch, BulkBatchState, Lease, reopenable
@@ -121,13 +122,12 @@ def lock_annotator(annotator) -> None:
     list(get_user_model().objects.select_for_update(no_key=True).filter(pk=annotator.pk).values_list("pk"))
 
 
-def live_leases(project: Project, annotator, now: datetime) -> list[Lease]:
-    """The annotator's live leases in `project`, oldest first (at most
-    `MAX_LIVE_LEASES` while the cap holds)."""
-    return list(
-        Lease.objects.live(now).filter(annotator=annotator, item__project=project)
-        .select_related("item", "proposal").order_by("id")
-    )
+def live_lease_ids(project: Project, annotator, now: datetime) -> list[int]:
+    """Ids of the annotator's live leases in `project`, oldest first (at
+    most `MAX_LIVE_LEASES` while the cap holds). Ids only: most claims just
+    count them, and the rows with their items cost more to fetch."""
+    return list(Lease.objects.live(now).filter(annotator=annotator, item__project=project)
+                .order_by("id").values_list("id", flat=True))
 
 
 @dataclass(frozen=True)
@@ -142,20 +142,33 @@ class QueueState:
     bulk_verifying: bool
 
 
-def queue_state(project: Project) -> QueueState:
-    """The project's rules, with the taxonomy, active round and bulk batch
-    facts a claim branches on, as subqueries of the one rules query: every
-    `next` pays for this, and each separate query costs a round trip plus
-    the ORM's compilation (about 1 ms each on the benchmark machine)."""
-    rules = QualityRules.objects.annotate(
-        has_taxonomy=Exists(TaxonomyVersion.objects.filter(project=project)),
-        active_round=Subquery(
-            ModelVersion.objects.filter(project=project, is_active=True).order_by("id").values("round_id")[:1]
+def with_queue_state(projects=None):
+    """`projects` (default all) with what a queue request needs read in the
+    same row: the rules (joined) and, as subqueries, whether a taxonomy
+    exists, the active round and whether a bulk batch is verifying. The
+    queue views read their project this way (`ProjectScopedMixin`), so
+    `queue_state` costs nothing there: every `next` pays for each query, a
+    round trip plus the ORM's compilation (about 1 ms on the benchmark
+    machine)."""
+    projects = Project.objects.all() if projects is None else projects
+    return projects.select_related("rules").annotate(
+        queue_has_taxonomy=Exists(TaxonomyVersion.objects.filter(project=OuterRef("pk"))),
+        queue_active_round=Subquery(
+            ModelVersion.objects.filter(project=OuterRef("pk"), is_active=True).order_by("id").values("round_id")[:1]
         ),
-        bulk_verifying=Exists(BulkBatch.objects.filter(project=project, state=BulkBatchState.VERIFYING)),
-    ).get(project=project)
-    return QueueState(rules=rules, has_taxonomy=rules.has_taxonomy, active_round=rules.active_round,
-                      bulk_verifying=rules.bulk_verifying)
+        queue_bulk_verifying=Exists(BulkBatch.objects.filter(project=OuterRef("pk"), state=BulkBatchState.VERIFYING)),
+    )
+
+
+def queue_state(project: Project) -> QueueState:
+    """The project's `QueueState`: from the project row if it was read by
+    `with_queue_state`, else in one query. Read outside the claim's
+    transaction either way; nothing locks the rules, so inside it was no
+    fresher."""
+    if not hasattr(project, "queue_bulk_verifying"):
+        project = with_queue_state().get(pk=project.pk)
+    return QueueState(rules=project.rules, has_taxonomy=project.queue_has_taxonomy,
+                      active_round=project.queue_active_round, bulk_verifying=project.queue_bulk_verifying)
 
 
 @transaction.atomic
@@ -163,9 +176,9 @@ def _claim(project: Project, annotator, rng, prefetch: bool) -> Claim | None:
     now = timezone.now()
     lock_annotator(annotator)
 
-    held = live_leases(project, annotator, now)
+    held = live_lease_ids(project, annotator, now)
     if held and (not prefetch or len(held) >= MAX_LIVE_LEASES):
-        lease = held[-1] if prefetch else held[0]
+        lease = Lease.objects.select_related("item", "proposal").get(pk=held[-1] if prefetch else held[0])
         return Claim(lease=lease, item=lease.item, proposal=lease.proposal, resumed=True)
 
     state = queue_state(project)
@@ -173,27 +186,29 @@ def _claim(project: Project, annotator, rng, prefetch: bool) -> Claim | None:
         raise ValidationError("this project has no taxonomy yet: a lead must create one before labelling starts")
     overlap, active_round = state.rules.overlap, state.active_round
     item, order = None, None
+    lock_first = partial(_lock_first, annotator=annotator, now=now, active_round=active_round)
     if _gold_due(project, annotator, state.rules.gold_ratio, rng):
-        item, order = _lock_first(_gold_items(project, annotator, now), annotator, now), "gold"
+        item, order = lock_first(_gold_items(project, annotator, now)), "gold"
     if item is None and state.bulk_verifying:
         # A bulk batch waits on its sample: verify it before the model's order,
         # and never by the person who made the batch.
         sampled = _queued_items(project, annotator, overlap, now).filter(
             bulk_entries__open=True, bulk_entries__sampled=True,
         ).exclude(bulk_entries__batch__created_by=annotator)
-        item, order = _lock_first(sampled.order_by(*POOL_ORDER), annotator, now), "bulk_sample"
+        item, order = lock_first(sampled.order_by(*POOL_ORDER)), "bulk_sample"
     if item is None and active_round is not None:
         ranked = _queued_items(project, annotator, overlap, now).filter(
             proposals__round_id=active_round, proposals__rank__isnull=False
         )
-        item, order = _lock_first(ranked.order_by("proposals__rank", "id"), annotator, now), "ranked"
+        item, order = lock_first(ranked.order_by("proposals__rank", "id")), "ranked"
     if item is None:
         pool = _queued_items(project, annotator, overlap, now).order_by(*POOL_ORDER)
-        item, order = _lock_first(pool, annotator, now), "pool"
+        item, order = lock_first(pool), "pool"
     if item is None:
         return None
 
-    proposal = current_proposal(item, active_round)
+    # The claim query read which proposal to show (`_lock_first`): fetch it only if there is one.
+    proposal = Proposal.objects.get(pk=item.shown_proposal) if item.shown_proposal is not None else None
     lease, reopened = _open_lease(item, annotator, proposal, lease_expiry(project.config, now), now)
     Item.objects.filter(pk=item.pk).update(active_lease_count=F("active_lease_count") + 1)
     item.active_lease_count += 1
@@ -246,12 +261,18 @@ def _gold_items(project: Project, annotator, now: datetime):
     )
 
 
-def _lock_first(items, annotator, now: datetime) -> Item | None:
-    """The first row of `items` that no other transaction holds, locked;
-    `reopenable` says whether the annotator has a lease row on it to reopen
-    (`_open_lease`), read in the same query."""
+def _lock_first(items, *, annotator, now: datetime, active_round: int | None) -> Item | None:
+    """The first row of `items` that no other transaction holds, locked.
+    Read in the same query: `reopenable`, whether the annotator has a lease
+    row on it to reopen (`_open_lease`), and `shown_proposal`, the id of the
+    proposal to show with it (`current_proposal`)."""
     return items.annotate(
-        reopenable=Exists(Lease.objects.filter(item=OuterRef("pk"), annotator=annotator).filter(reopenable(now)))
+        reopenable=Exists(Lease.objects.filter(item=OuterRef("pk"), annotator=annotator).filter(reopenable(now))),
+        shown_proposal=Case(
+            When(split=Split.HOLDOUT, then=None),
+            default=Subquery(_shown_proposals(Proposal.objects.filter(item=OuterRef("pk")), active_round)
+                             .values("pk")[:1]),
+        ),
     ).select_for_update(skip_locked=True, no_key=True, of=("self",)).first()
 
 
@@ -272,12 +293,20 @@ def current_proposal(item: Item, active_round_id: int | None) -> Proposal | None
     blind); else the active model's round's, or the newest imported one."""
     if item.split == Split.HOLDOUT:
         return None
-    proposals = Proposal.objects.filter(item=item)
-    if active_round_id is not None:
-        proposal = proposals.filter(round_id=active_round_id).first()
-        if proposal is not None and proposal.labels:  # a cold-start round ranks without proposing
-            return proposal
-    return proposals.filter(round__isnull=True).order_by("-id").first()
+    return _shown_proposals(Proposal.objects.filter(item=item), active_round_id).first()
+
+
+def _shown_proposals(proposals, active_round_id: int | None):
+    """`proposals` (of one item) that may be shown with it, the one to show
+    first: the active round's if it has labels (a cold-start round ranks
+    without proposing), then imported ones (no round), newest first.
+    Proposals of earlier rounds are never shown."""
+    imported = Q(round__isnull=True)
+    if active_round_id is None:
+        return proposals.filter(imported).order_by("-id")
+    of_round = Q(round_id=active_round_id) & ~Q(labels=[])
+    return proposals.filter(of_round | imported).order_by(
+        Case(When(round_id=active_round_id, then=0), default=1), "-id")
 
 
 def labelled_neighbours(proposal: Proposal | None) -> list[dict]:

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from labelops.annotation.models import Annotation, AnnotationSource, Lease, LeaseOutcome
+from labelops.annotation.models import Annotation, AnnotationSource, LeaseOutcome
 from labelops.annotation.services import consensus, dawid_skene, gold
 from labelops.annotation.services.leases import close_lease, lock_item, lock_live_lease
 from labelops.audit.services import record
@@ -42,8 +42,8 @@ def check_labels(project: Project, labels) -> TaxonomyVersion:
 
 
 @transaction.atomic
-def submit(*, lease: Lease, annotator, labels: list[str], time_spent_ms: int | None = None,
-           from_proposal: bool = False) -> Annotation:
+def submit(*, lease_id: int, annotator, labels: list[str], time_spent_ms: int | None = None,
+           from_proposal: bool = False, project: Project | None = None) -> Annotation:
     """Record the annotator's answer for a live lease and close it.
 
     `from_proposal` says the annotator started from the proposal shown with
@@ -60,15 +60,21 @@ def submit(*, lease: Lease, annotator, labels: list[str], time_spent_ms: int | N
     committed, a Dawid-Skene pass is queued if enough annotations came in
     (`dawid_skene.schedule_after_submit`).
 
+    `project` is the lease's project if the caller has read it already (the
+    queue views, with its rules joined): a lease of another project is then
+    `Lease.DoesNotExist`.
+
     Raises `LeaseConflict` (closed, submitted before, expired),
     `Lease.DoesNotExist` (another user's lease) and `ValidationError` (bad
     labels); nothing is written then. Locks the lease row, then the item
     row (then, for gold items, the annotator's stats row).
     """
     now = timezone.now()
-    lease = lock_live_lease(lease.pk, annotator, "submit", now)
+    lease = lock_live_lease(lease_id, annotator, "submit", now, project)
     item = lock_item(lease.item_id)  # before the annotation's insert takes a KEY SHARE lock on it
-    project = Project.objects.select_related("rules").get(pk=item.project_id)
+    if project is None:
+        project = Project.objects.select_related("rules").get(pk=item.project_id)
+    item.project = project  # what consensus and review read as `item.project`: no second fetch
     rules = project.rules
     version = check_labels(project, labels)
     proposal = lease.proposal

@@ -67,7 +67,7 @@ from labelops.annotation.models import (
 )
 from labelops.annotation.services.errors import LeaseConflict
 from labelops.annotation.services.leases import lease_expiry, lock_item
-from labelops.annotation.services.queue import MAX_LIVE_LEASES, live_leases, lock_annotator
+from labelops.annotation.services.queue import MAX_LIVE_LEASES, live_lease_ids, lock_annotator
 from labelops.audit.services import record
 from labelops.items.models import Item, ItemState, Split
 from labelops.learning.models import Proposal
@@ -117,11 +117,11 @@ def undo(*, annotation: Annotation, annotator) -> Undone:
     rules = QualityRules.objects.get(project=project)
     gold = item.split == Split.GOLD
     _check_open(item, annotation, rules, gold)
-    held = live_leases(project, annotator, now)
+    held = live_lease_ids(project, annotator, now)
     if len(held) >= MAX_LIVE_LEASES:
         raise UndoConflict(
-            f"you hold {len(held)} live leases in this project ({', '.join(str(h.pk) for h in held)}): "
-            f"release the look-ahead one ({held[-1].pk}) before undoing", code="too_many_leases")
+            f"you hold {len(held)} live leases in this project ({', '.join(map(str, held))}): "
+            f"release the look-ahead one ({held[-1]}) before undoing", code="too_many_leases")
 
     before = {"annotation": annotation.to_dict(), "lease": lease.to_dict(), "state": item.state,
               "annotation_count": item.annotation_count}
