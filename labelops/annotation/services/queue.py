@@ -70,23 +70,20 @@ from django.db import transaction
 from django.db.models import Case, Count, Exists, F, OuterRef, Q, Subquery, When
 from django.utils import timezone
 
-from labelops.annotation.models import Annotation, BulkBatch, BulkBatchState, Lease, reopenable
+from labelops.annotation.models import BulkBatch, BulkBatchState, Lease, reopenable
+from labelops.annotation.services import claim_sql
 from labelops.annotation.services.leases import expire_leases, lease_expiry
 from labelops.audit.services import record
-from labelops.items.models import Item, ItemState, Split
+from labelops.items.models import Item, Split
 from labelops.learning.models import ModelVersion, Proposal
 from labelops.projects.models import Project, QualityRules, TaxonomyVersion
 
 # Expired leases of the project closed by each `next_item` before it claims.
 LAZY_EXPIRE_LIMIT = 100
 
-QUEUED_SPLITS = (Split.POOL, Split.HOLDOUT)
-QUEUED_STATES = (ItemState.UNLABELLED, ItemState.IN_PROGRESS)
 # Live leases an annotator may hold in one project: the item on screen and
 # the look-ahead one (`next_item(prefetch=True)`).
 MAX_LIVE_LEASES = 2
-# Pool order: by id (`project_id` is one value; see `_queued_items`).
-POOL_ORDER = ("project_id", "id")
 
 
 @dataclass(frozen=True)
@@ -184,30 +181,25 @@ def _claim(project: Project, annotator, rng, prefetch: bool) -> Claim | None:
     state = queue_state(project)
     if not state.has_taxonomy:
         raise ValidationError("this project has no taxonomy yet: a lead must create one before labelling starts")
-    overlap, active_round = state.rules.overlap, state.active_round
-    item, order = None, None
-    lock_first = partial(_lock_first, annotator=annotator, now=now, active_round=active_round)
-    if _gold_due(project, annotator, state.rules.gold_ratio, rng):
-        item, order = lock_first(_gold_items(project, annotator, now)), "gold"
-    if item is None and state.bulk_verifying:
-        # A bulk batch waits on its sample: verify it before the model's order,
-        # and never by the person who made the batch.
-        sampled = _queued_items(project, annotator, overlap, now).filter(
-            bulk_entries__open=True, bulk_entries__sampled=True,
-        ).exclude(bulk_entries__batch__created_by=annotator)
-        item, order = lock_first(sampled.order_by(*POOL_ORDER)), "bulk_sample"
-    if item is None and active_round is not None:
-        ranked = _queued_items(project, annotator, overlap, now).filter(
-            proposals__round_id=active_round, proposals__rank__isnull=False
-        )
-        item, order = lock_first(ranked.order_by("proposals__rank", "id")), "ranked"
-    if item is None:
-        pool = _queued_items(project, annotator, overlap, now).order_by(*POOL_ORDER)
-        item, order = lock_first(pool), "pool"
-    if item is None:
+    lock_first = partial(claim_sql.lock_first, project_id=project.pk, annotator_id=annotator.pk, now=now,
+                         overlap=state.rules.overlap, active_round=state.active_round)
+    # The sources in order (module docstring): the first that has an item for the annotator.
+    sources = [claim_sql.GOLD] if _gold_due(project, annotator, state.rules.gold_ratio, rng) else []
+    if state.bulk_verifying:
+        # A bulk batch waits on its sample: verify it before the model's order.
+        sources.append(claim_sql.BULK_SAMPLE)
+    if state.active_round is not None:
+        sources.append(claim_sql.RANKED)
+    sources.append(claim_sql.POOL)
+    item = order = None
+    for order in sources:
+        item = lock_first(order)
+        if item is not None:
+            break
+    else:
         return None
 
-    # The claim query read which proposal to show (`_lock_first`): fetch it only if there is one.
+    # The claim query read which proposal to show (`claim_sql`): fetch it only if there is one.
     proposal = Proposal.objects.get(pk=item.shown_proposal) if item.shown_proposal is not None else None
     lease, reopened = _open_lease(item, annotator, proposal, lease_expiry(project.config, now), now)
     Item.objects.filter(pk=item.pk).update(active_lease_count=F("active_lease_count") + 1)
@@ -215,65 +207,6 @@ def _claim(project: Project, annotator, rng, prefetch: bool) -> Claim | None:
     record(actor=annotator, verb="lease.claim", obj=lease, project=project,
            after={**lease.to_dict(), "reopened": reopened, "order": order, "prefetch": bool(held)})
     return Claim(lease=lease, item=item, proposal=proposal)
-
-
-def _not_served_to(annotator, now: datetime) -> Q:
-    """Items this annotator holds no lease on (except reopenable ones) and has no live annotation of."""
-    served = Lease.objects.filter(item=OuterRef("pk"), annotator=annotator).exclude(reopenable(now))
-    annotated = Annotation.objects.filter(item=OuterRef("pk"), annotator=annotator, discarded=False)
-    return ~Q(Exists(served)) & ~Q(Exists(annotated))
-
-
-def _queued_items(project: Project, annotator, overlap: int, now: datetime):
-    """The items `annotator` may be served now. Ordered by `POOL_ORDER`, the
-    first row comes straight off the partial index `item_queued_idx`."""
-    return (
-        # `p <= project_id <= p`, not `= p`: the same rows, but PostgreSQL
-        # then keeps `project_id` in the sort key `POOL_ORDER`, which only
-        # `item_queued_idx (project_id, id)` provides. With `= p` the key
-        # reduces to `id`, the planner prefers walking the primary key (it
-        # assumes a project's rows are spread evenly over all ids), so every
-        # `next` in a later project walked past all rows of earlier projects
-        # and its own labelled ones (300-900 ms with a 1M-item project ahead
-        # of it; 0.1 ms off the partial index). See labelops.bench.queue.
-        Item.objects.filter(project_id__gte=project.pk, project_id__lte=project.pk)
-        .filter(split__in=QUEUED_SPLITS, state__in=QUEUED_STATES)
-        .alias(taken=F("annotation_count") + F("active_lease_count"))
-        .filter(taken__lt=overlap)
-        .filter(_not_served_to(annotator, now))
-    )
-
-
-# Gold order: the key of `item_queue_idx (project, split, state, id)`.
-GOLD_ORDER = ("project_id", "split", "state", "id")
-
-
-def _gold_items(project: Project, annotator, now: datetime):
-    """Gold items `annotator` has not been served. The same planner trap as
-    `_queued_items`: with `project_id = p ... ORDER BY id` PostgreSQL walked
-    the primary key past every earlier project's rows (88 ms behind a
-    600k-item project); the range form with `GOLD_ORDER` reads the first row
-    off `item_queue_idx`."""
-    return (
-        Item.objects.filter(project_id__gte=project.pk, project_id__lte=project.pk, split=Split.GOLD)
-        .filter(_not_served_to(annotator, now))
-        .order_by(*GOLD_ORDER)
-    )
-
-
-def _lock_first(items, *, annotator, now: datetime, active_round: int | None) -> Item | None:
-    """The first row of `items` that no other transaction holds, locked.
-    Read in the same query: `reopenable`, whether the annotator has a lease
-    row on it to reopen (`_open_lease`), and `shown_proposal`, the id of the
-    proposal to show with it (`current_proposal`)."""
-    return items.annotate(
-        reopenable=Exists(Lease.objects.filter(item=OuterRef("pk"), annotator=annotator).filter(reopenable(now))),
-        shown_proposal=Case(
-            When(split=Split.HOLDOUT, then=None),
-            default=Subquery(_shown_proposals(Proposal.objects.filter(item=OuterRef("pk")), active_round)
-                             .values("pk")[:1]),
-        ),
-    ).select_for_update(skip_locked=True, no_key=True, of=("self",)).first()
 
 
 def _gold_due(project: Project, annotator, ratio: float, rng) -> bool:
@@ -324,7 +257,7 @@ def labelled_neighbours(proposal: Proposal | None) -> list[dict]:
 def _open_lease(item: Item, annotator, proposal: Proposal | None, expires_at: datetime,
                 now: datetime) -> tuple[Lease, bool]:
     """Reopen the annotator's reopenable lease row on `item` (as
-    `_lock_first` found it), or create one."""
+    `claim_sql.lock_first` found it), or create one."""
     if item.reopenable:
         fields = {"closed_at": None, "outcome": "", "expires_at": expires_at, "heartbeat_at": now,
                   "proposal": proposal}
