@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from labelops.annotation import services
 from labelops.annotation.models import Annotation, Lease
+from labelops.annotation.services import queue_sql
 from labelops.annotation.services.undo import undo
 from labelops.annotation.serializers import (
     AnnotationSerializer,
@@ -32,7 +33,7 @@ from labelops.annotation.serializers import (
     UndoneItemSerializer,
 )
 from labelops.projects.access import ProjectScopedMixin
-from labelops.projects.models import Project, Role
+from labelops.projects.models import Role
 
 
 class Conflict(APIException):
@@ -48,9 +49,10 @@ CONFLICT = OpenApiResponse(description="The lease has ended: submitted, skipped,
 class QueueView(ProjectScopedMixin, APIView):
     needed_roles = {"post": Role.ANNOTATOR}
 
-    def project_queryset(self):
-        # The rules come with the project's row: every queue action reads them.
-        return Project.objects.select_related("rules")
+    def read_project(self, user, project_id):
+        # One statement: the rules, the active taxonomy and the claim's
+        # `QueueState` come with the project's row (every queue action reads them).
+        return queue_sql.project_for_queue(user.pk, project_id)
 
     def handle_exception(self, exc):
         if isinstance(exc, services.LeaseConflict):
@@ -64,10 +66,6 @@ class QueueView(ProjectScopedMixin, APIView):
 
 @extend_schema(tags=["queue"])
 class NextItem(QueueView):
-    def project_queryset(self):
-        # The rest of the claim's `QueueState` too (active round, bulk batches, taxonomy).
-        return services.with_queue_state()
-
     @extend_schema(
         summary="Lease the next item to label",
         description=(

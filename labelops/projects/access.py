@@ -21,15 +21,20 @@ def has_role(role: str | None, needed: str) -> bool:
     return role is not None and ROLE_ORDER.index(role) >= ROLE_ORDER.index(needed)
 
 
-def get_project_for(user, project_id, needed: str = Role.ANNOTATOR, projects=None) -> tuple[Project, str]:
-    """The project if `user` is a member (404 otherwise) with at least role
-    `needed` (403 otherwise), and the user's role. One query: every API
-    request pays it, so the role comes in the same row as the project.
-    `projects` (default all) lets a view read what it needs with the same
-    row (the queue views add the rules and the claim's `QueueState`)."""
+def member_project(user, project_id, projects=None) -> Project | None:
+    """The project (None if there is none) with `member_role`, the user's
+    role in it (None if not a member). One query: every API request pays
+    it, so the role comes in the same row as the project. `projects`
+    (default all) lets a view read what it needs with the same row."""
     role_of_user = Membership.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1]
     projects = Project.objects.all() if projects is None else projects
-    project = projects.annotate(member_role=Subquery(role_of_user)).filter(pk=project_id).first()
+    return projects.annotate(member_role=Subquery(role_of_user)).filter(pk=project_id).first()
+
+
+def authorise(user, project: Project | None, needed: str) -> str:
+    """The user's role in `project`, read as `project.member_role` (a
+    superuser who is not a member is a lead), if it is at least `needed`:
+    404 for no project or a non-member, 403 with the role needed if lower."""
     role = None
     if project is not None:
         role = project.member_role or (Role.LEAD if user.is_superuser else None)
@@ -37,7 +42,7 @@ def get_project_for(user, project_id, needed: str = Role.ANNOTATOR, projects=Non
         raise Http404("No Project matches the given query.")
     if not has_role(role, needed):
         raise PermissionDenied(f"this needs the {needed} role in project {project.pk}; you are {role}")
-    return project, role
+    return role
 
 
 class ProjectScopedMixin:
@@ -51,10 +56,10 @@ class ProjectScopedMixin:
     needed_roles: dict[str, str] = {}
     project_url_kwarg = "project_pk"
 
-    def project_queryset(self):
-        """Where the project is read from: override to read more with the
-        same row (`select_related`, annotations) on a hot path."""
-        return Project.objects.all()
+    def read_project(self, user, project_id) -> Project | None:
+        """The project with the user's `member_role` (see `member_project`),
+        or None: override to read more with the same row on a hot path."""
+        return member_project(user, project_id)
 
     def _needed_role(self) -> str:
         action = getattr(self, "action", None) or self.request.method.lower()
@@ -64,6 +69,6 @@ class ProjectScopedMixin:
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        self.project, self.role = get_project_for(
-            request.user, kwargs[self.project_url_kwarg], self._needed_role(), projects=self.project_queryset()
-        )
+        project = self.read_project(request.user, kwargs[self.project_url_kwarg])
+        self.role = authorise(request.user, project, self._needed_role())
+        self.project = project

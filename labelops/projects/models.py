@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -160,6 +162,16 @@ class QualityRules(models.Model):
         return {name: getattr(self, name) for name in self.EDITABLE}
 
 
+@lru_cache(maxsize=1024)
+def _label_tree(version_id: int, created_at) -> tuple[tuple[str, str | None], ...]:
+    """`TaxonomyVersion.label_tree`, one query per version and process. Keyed
+    by `created_at` too: an id alone can come back on SQLite (a rolled-back
+    transaction returns its ids, as tests do all the time) for another
+    version."""
+    return tuple(Label.objects.filter(version_id=version_id).order_by("position", "id")
+                 .values_list("key", "parent__key"))
+
+
 class TaxonomyVersion(models.Model):
     """An immutable snapshot of a project's label tree. Editing makes a new one."""
 
@@ -178,12 +190,12 @@ class TaxonomyVersion(models.Model):
 
     @cached_property
     def label_tree(self) -> tuple[tuple[str, str | None], ...]:
-        """(key, parent key or None) of each label, in taxonomy order. One
-        query, kept on this instance: a version's labels never change once
-        it is created, and a submit reads them up to three times (the keys
-        to check the answer, the order to break ties, the parents for
-        partial credit)."""
-        return tuple(self.labels.order_by("position", "id").values_list("key", "parent__key"))
+        """(key, parent key or None) of each label, in taxonomy order. A
+        version's labels never change once it is created, and every submit
+        reads them (the keys to check the answer, the order to break ties,
+        the parents for partial credit): kept on this instance, and in a
+        process-wide cache (`_label_tree`)."""
+        return _label_tree(self.pk, self.created_at)
 
     def keys(self) -> set[str]:
         return {key for key, _ in self.label_tree}

@@ -23,8 +23,8 @@ not in review `ReviewConflict`.
 
 from labelops.annotation.services.errors import LeaseConflict, ReviewConflict
 from labelops.annotation.services.leases import expire_leases, heartbeat, release, skip
-from labelops.annotation.services.queue import Claim, next_item, with_queue_state
+from labelops.annotation.services.queue import Claim, next_item
 from labelops.annotation.services.submit import submit
 
-__all__ = ["Claim", "LeaseConflict", "ReviewConflict", "expire_leases", "heartbeat", "next_item", "release", "skip", "submit",
-           "with_queue_state"]
+__all__ = ["Claim", "LeaseConflict", "ReviewConflict", "expire_leases", "heartbeat", "next_item", "release", "skip",
+           "submit"]

@@ -67,16 +67,16 @@ from functools import partial
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Case, Count, Exists, F, OuterRef, Q, Subquery, When
+from django.db.models import Case, Count, F, Q, When
 from django.utils import timezone
 
-from labelops.annotation.models import BulkBatch, BulkBatchState, Lease, reopenable
-from labelops.annotation.services import claim_sql
+from labelops.annotation.models import Lease, reopenable
+from labelops.annotation.services import queue_sql
 from labelops.annotation.services.leases import expire_leases, lease_expiry
 from labelops.audit.services import record
 from labelops.items.models import Item, Split
-from labelops.learning.models import ModelVersion, Proposal
-from labelops.projects.models import Project, QualityRules, TaxonomyVersion
+from labelops.learning.models import Proposal
+from labelops.projects.models import Project, QualityRules
 
 # Expired leases of the project closed by each `next_item` before it claims.
 LAZY_EXPIRE_LIMIT = 100
@@ -139,31 +139,13 @@ class QueueState:
     bulk_verifying: bool
 
 
-def with_queue_state(projects=None):
-    """`projects` (default all) with what a queue request needs read in the
-    same row: the rules (joined) and, as subqueries, whether a taxonomy
-    exists, the active round and whether a bulk batch is verifying. The
-    queue views read their project this way (`ProjectScopedMixin`), so
-    `queue_state` costs nothing there: every `next` pays for each query, a
-    round trip plus the ORM's compilation (about 1 ms on the benchmark
-    machine)."""
-    projects = Project.objects.all() if projects is None else projects
-    return projects.select_related("rules").annotate(
-        queue_has_taxonomy=Exists(TaxonomyVersion.objects.filter(project=OuterRef("pk"))),
-        queue_active_round=Subquery(
-            ModelVersion.objects.filter(project=OuterRef("pk"), is_active=True).order_by("id").values("round_id")[:1]
-        ),
-        queue_bulk_verifying=Exists(BulkBatch.objects.filter(project=OuterRef("pk"), state=BulkBatchState.VERIFYING)),
-    )
-
-
 def queue_state(project: Project) -> QueueState:
     """The project's `QueueState`: from the project row if it was read by
-    `with_queue_state`, else in one query. Read outside the claim's
-    transaction either way; nothing locks the rules, so inside it was no
-    fresher."""
+    `queue_sql.project_for_queue` (as the queue views read it), else by
+    that one statement. Read outside the claim's transaction either way;
+    nothing locks the rules, so inside it was no fresher."""
     if not hasattr(project, "queue_bulk_verifying"):
-        project = with_queue_state().get(pk=project.pk)
+        project = queue_sql.project_for_queue(None, project.pk)
     return QueueState(rules=project.rules, has_taxonomy=project.queue_has_taxonomy,
                       active_round=project.queue_active_round, bulk_verifying=project.queue_bulk_verifying)
 
@@ -181,16 +163,16 @@ def _claim(project: Project, annotator, rng, prefetch: bool) -> Claim | None:
     state = queue_state(project)
     if not state.has_taxonomy:
         raise ValidationError("this project has no taxonomy yet: a lead must create one before labelling starts")
-    lock_first = partial(claim_sql.lock_first, project_id=project.pk, annotator_id=annotator.pk, now=now,
+    lock_first = partial(queue_sql.lock_first, project_id=project.pk, annotator_id=annotator.pk, now=now,
                          overlap=state.rules.overlap, active_round=state.active_round)
     # The sources in order (module docstring): the first that has an item for the annotator.
-    sources = [claim_sql.GOLD] if _gold_due(project, annotator, state.rules.gold_ratio, rng) else []
+    sources = [queue_sql.GOLD] if _gold_due(project, annotator, state.rules.gold_ratio, rng) else []
     if state.bulk_verifying:
         # A bulk batch waits on its sample: verify it before the model's order.
-        sources.append(claim_sql.BULK_SAMPLE)
+        sources.append(queue_sql.BULK_SAMPLE)
     if state.active_round is not None:
-        sources.append(claim_sql.RANKED)
-    sources.append(claim_sql.POOL)
+        sources.append(queue_sql.RANKED)
+    sources.append(queue_sql.POOL)
     item = order = None
     for order in sources:
         item = lock_first(order)
@@ -199,7 +181,7 @@ def _claim(project: Project, annotator, rng, prefetch: bool) -> Claim | None:
     else:
         return None
 
-    # The claim query read which proposal to show (`claim_sql`): fetch it only if there is one.
+    # The claim query read which proposal to show (`queue_sql`): fetch it only if there is one.
     proposal = Proposal.objects.get(pk=item.shown_proposal) if item.shown_proposal is not None else None
     lease, reopened = _open_lease(item, annotator, proposal, lease_expiry(project.config, now), now)
     Item.objects.filter(pk=item.pk).update(active_lease_count=F("active_lease_count") + 1)
@@ -257,7 +239,7 @@ def labelled_neighbours(proposal: Proposal | None) -> list[dict]:
 def _open_lease(item: Item, annotator, proposal: Proposal | None, expires_at: datetime,
                 now: datetime) -> tuple[Lease, bool]:
     """Reopen the annotator's reopenable lease row on `item` (as
-    `claim_sql.lock_first` found it), or create one."""
+    `queue_sql.lock_first` found it), or create one."""
     if item.reopenable:
         fields = {"closed_at": None, "outcome": "", "expires_at": expires_at, "heartbeat_at": now,
                   "proposal": proposal}

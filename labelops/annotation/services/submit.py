@@ -20,7 +20,8 @@ def check_labels(project: Project, labels) -> TaxonomyVersion:
     """The active taxonomy version, if `labels` is a valid answer in it: a
     list of distinct keys of that version, exactly one for a single-label
     project, at least one otherwise. Errors name the offending labels."""
-    version = project.active_taxonomy()
+    # The queue views read the active version with the project's row (`queue_sql.project_for_queue`).
+    version = project.queue_taxonomy if hasattr(project, "queue_taxonomy") else project.active_taxonomy()
     if version is None:
         raise ValidationError({"labels": "this project has no taxonomy yet"})
     if not isinstance(labels, list) or not all(isinstance(key, str) for key in labels):

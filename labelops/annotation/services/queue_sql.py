@@ -1,12 +1,18 @@
-"""The claim query of `queue.next_item`, written as SQL: the first item an
-annotator may be served from one source of the queue, locked.
+"""The queue's two hottest statements, written as SQL: reading the project
+for a queue request (`project_for_queue`), and the claim of `next_item`,
+the first item an annotator may be served from one source of the queue,
+locked (`lock_first`).
 
-Why SQL rather than the ORM: this statement runs on every `next`, and the
-ORM spent about 7 of the 8 ms it took on the benchmark machine building and
-compiling the queryset (its Exists, Case and Subquery expressions); the
-statement itself executes in under 0.1 ms off the partial index. Here the
-text is built once per (source, database vendor) and each call only binds
-its parameters (`labelops.bench queue` measures the difference).
+Why SQL rather than the ORM: they run on every `next` (the first on every
+submit too), and the ORM spent most of their time building and compiling
+querysets full of Exists, Case and Subquery expressions: about 7 of the 8 ms
+the claim took on the benchmark machine, and 3 of the 4 ms of the project
+read, while each statement executes in well under a millisecond. Here each
+text is built once per database vendor and a call only binds parameters
+(`labelops.bench queue` measures the difference).
+
+The claim
+---------
 
 The rules are the queue's (see `labelops.annotation.services.queue`):
 
@@ -50,11 +56,13 @@ from labelops.annotation.models import (
     Annotation,
     BulkBatch,
     BulkBatchItem,
+    BulkBatchState,
     Lease,
     LeaseOutcome,
 )
 from labelops.items.models import Item, ItemState, Split
-from labelops.learning.models import Proposal
+from labelops.learning.models import ModelVersion, Proposal
+from labelops.projects.models import Membership, Project, QualityRules, TaxonomyVersion
 
 # Where an item may come from, in the order `queue._claim` tries them.
 GOLD, BULK_SAMPLE, RANKED, POOL = "gold", "bulk_sample", "ranked", "pool"
@@ -140,3 +148,75 @@ def lock_first(source: str, *, project_id: int, annotator_id: int, now: datetime
         "later_cutoff": now - REQUEUE_LATER_AFTER,  # raw() adapts it for the vendor
     }
     return next(iter(Item.objects.raw(claim_sql(source, connection.vendor), params)), None)
+
+
+# --- The project read ----------------------------------------------------------------
+
+# The active taxonomy version's fields read with the project (the rest load
+# on access): a submit checks labels against it, and `created_at` keys the
+# process-wide label-tree cache (`TaxonomyVersion.label_tree`).
+VERSION_FIELDS = ("id", "project_id", "number", "created_at")
+
+
+@cache
+def _project_sql(vendor: str) -> str:
+    columns = ", ".join(
+        [f"p.{field.column}" for field in Project._meta.concrete_fields]
+        + [f"r.{field.column}" for field in QualityRules._meta.concrete_fields]
+        + [f"t.{TaxonomyVersion._meta.get_field(name).column}" for name in VERSION_FIELDS]
+    )
+    return f"""
+        SELECT {columns},
+            (SELECT m.role FROM {Membership._meta.db_table} m
+             WHERE m.project_id = p.id AND m.user_id = %(user)s) AS member_role,
+            (SELECT v.round_id FROM {ModelVersion._meta.db_table} v
+             WHERE v.project_id = p.id AND v.is_active ORDER BY v.id LIMIT 1) AS active_round,
+            EXISTS (SELECT 1 FROM {BulkBatch._meta.db_table} b
+                    WHERE b.project_id = p.id AND b.state = '{BulkBatchState.VERIFYING}') AS bulk_verifying
+        FROM {Project._meta.db_table} p
+        LEFT JOIN {QualityRules._meta.db_table} r ON r.project_id = p.id
+        LEFT JOIN {TaxonomyVersion._meta.db_table} t ON t.id = (
+            SELECT t2.id FROM {TaxonomyVersion._meta.db_table} t2
+            WHERE t2.project_id = p.id ORDER BY t2.number DESC LIMIT 1)
+        WHERE p.id = %(project)s
+    """
+
+
+def project_for_queue(user_id: int, project_id) -> Project | None:
+    """The project (None if there is none) as a queue request needs it, in
+    one statement: with its rules (`project.rules`), `member_role` (the
+    user's role, None if not a member), `queue_taxonomy` (the active
+    `TaxonomyVersion`, None before the first) and the claim's
+    `queue.QueueState` (`queue_has_taxonomy`, `queue_active_round`,
+    `queue_bulk_verifying`)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_project_sql(connection.vendor), {"user": user_id, "project": project_id})
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    project_fields, rules_fields = Project._meta.concrete_fields, QualityRules._meta.concrete_fields
+    version_fields = [TaxonomyVersion._meta.get_field(name) for name in VERSION_FIELDS]
+    values = iter(row)
+    project = _instance(Project, project_fields, [next(values) for _ in project_fields])
+    rules = [next(values) for _ in rules_fields]
+    version = [next(values) for _ in version_fields]
+    project.member_role, active_round, bulk_verifying = values
+    if rules[0] is not None:
+        project.rules = _instance(QualityRules, rules_fields, rules)
+    project.queue_taxonomy = _instance(TaxonomyVersion, version_fields, version) if version[0] is not None else None
+    project.queue_has_taxonomy = project.queue_taxonomy is not None
+    project.queue_active_round, project.queue_bulk_verifying = active_round, bool(bulk_verifying)
+    return project
+
+
+def _instance(model, fields, values):
+    """A `model` instance from raw column values, converted as the ORM's own
+    queries convert them (JSON text to objects, SQLite's 0/1 to booleans and
+    text to aware datetimes); fields not given are deferred."""
+    converted = []
+    for field, value in zip(fields, values):
+        column = field.get_col(model._meta.db_table)
+        for convert in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
+            value = convert(value, column, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, [field.attname for field in fields], converted)
