@@ -29,7 +29,14 @@ from labelops.projects import services as project_services
 from tests.annotation.conftest import label_item, make_items, set_rules
 from tests.conftest import filesystem_broker_options
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_schedule")]
+
+
+@pytest.fixture
+def fresh_schedule(monkeypatch):
+    """What `schedule_after_submit` remembers per process is keyed by project
+    id, and the test database hands ids out again after each test."""
+    monkeypatch.setattr(dawid_skene, "_NOT_DUE", {})
 
 
 def consensus_of(item):
@@ -278,3 +285,17 @@ def test_the_queued_pass_runs_and_settles(project, tie_broken, broker, every_thr
     assert message["headers"]["argsrepr"] == f"({project.pk},)"
     assert recompute_task(project.pk) > 0
     assert consensus_of(tie_broken)[1:3] == (["billing"], ConsensusMethod.DAWID_SKENE)
+
+
+def test_submits_between_passes_skip_the_check_without_a_query(queue_project, annotators, broker, every_three,
+                                                                django_assert_num_queries):
+    """Once a check finds no pass due before a given annotation id, earlier ids cost no query."""
+    make_items(queue_project, 6)
+    first = label_item(queue_project, annotators[0], ["bug"])
+    assert schedule_after_submit(queue_project.pk, first.pk) is False  # a query: at most one new annotation so far
+    second = label_item(queue_project, annotators[1], ["bug"])
+    with django_assert_num_queries(0):
+        assert schedule_after_submit(queue_project.pk, second.pk) is False
+    third = label_item(queue_project, annotators[2], ["bug"])
+    assert schedule_after_submit(queue_project.pk, third.pk) is True
+    assert len(broker()) == 1

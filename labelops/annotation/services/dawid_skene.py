@@ -65,7 +65,8 @@ from __future__ import annotations
 import logging
 import warnings
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pandas as pd
 from crowdkit.aggregation import DawidSkene
@@ -205,15 +206,27 @@ def _last(project_id: int, *verbs: str) -> AuditEvent | None:
             .order_by("-id").first())
 
 
+# Per process: project id -> (annotation id, time). Until a submit brings an
+# annotation with a lower id than the first, before the time, no pass can be
+# due and `schedule_after_submit` answers without a query. Both are lower
+# bounds on monotonic facts: annotation ids only grow, and so does the last
+# pass's `last_annotation_id` (a queued pass, once it runs, has seen at least
+# the annotation that queued it), so an entry that another process has made
+# stale can only send this one to the database sooner, never skip a due pass.
+_NOT_DUE: dict[int, tuple[int, datetime]] = {}
+NO_TIME_LIMIT = datetime.max.replace(tzinfo=dt_timezone.utc)
+
+
 def schedule_after_submit(project_id: int, annotation_id: int) -> bool:
     """Queue a Dawid-Skene pass of the project if enough annotations came in
     since the last one (module docstring); True if this call queued one.
 
     Called by `submit` once its transaction has committed, with the new
-    annotation's id. The common cases cost one indexed query: annotation ids
-    only grow, so `annotation_id - last_annotation_id` bounds the new
-    annotations of the project, and the exact count (bounded by the
-    threshold) is only taken once that bound reaches it.
+    annotation's id. Most calls cost no query (`_NOT_DUE`), the rest one
+    indexed query: annotation ids only grow, so `annotation_id -
+    last_annotation_id` bounds the new annotations of the project, and the
+    exact count (bounded by the threshold) is only taken once that bound
+    reaches it.
 
     If the broker cannot be reached the error is logged and nothing is
     recorded, so the next submit tries again: the annotation is saved
@@ -221,12 +234,18 @@ def schedule_after_submit(project_id: int, annotation_id: int) -> bool:
     twice."""
     from labelops.annotation.tasks import recompute_dawid_skene as task
 
+    now = timezone.now()
+    below, until = _NOT_DUE.get(project_id, (0, now))
+    if annotation_id < below and now < until:
+        return False
     # One query in the common cases: the newest of the two events is either
     # the last run, or a queued pass newer than it.
     newest = _last(project_id, RUN_VERB, QUEUE_VERB)
     if newest is not None and newest.verb == QUEUE_VERB:
-        if newest.created_at > timezone.now() - REQUEUE_AFTER:
-            return False  # a pass is queued and has not run yet
+        if newest.created_at > now - REQUEUE_AFTER:
+            # A pass is queued and has not run yet: ask again once it could be due after it ran.
+            _NOT_DUE[project_id] = (annotation_id + RECOMPUTE_EVERY, newest.created_at + REQUEUE_AFTER)
+            return False
         last_run = _last(project_id, RUN_VERB)  # queued long ago and never run: queue again if due
     else:
         last_run = newest
@@ -234,10 +253,13 @@ def schedule_after_submit(project_id: int, annotation_id: int) -> bool:
     last_seen, fitted = after.get("last_annotation_id", 0), after.get("annotations", 0)
     threshold = max(RECOMPUTE_EVERY, fitted // RECOMPUTE_GROWTH)
     if annotation_id - last_seen < threshold:
+        _NOT_DUE[project_id] = (last_seen + threshold, NO_TIME_LIMIT)
         return False
     pending = (Annotation.objects.active().filter(item__project_id=project_id, id__gt=last_seen)
                .values("id")[:threshold].count())
     if pending < threshold:
+        # Each new annotation adds at most one.
+        _NOT_DUE[project_id] = (annotation_id + threshold - pending, NO_TIME_LIMIT)
         return False
     project = Project.objects.filter(pk=project_id).first()
     if project is None:
@@ -250,4 +272,5 @@ def schedule_after_submit(project_id: int, annotation_id: int) -> bool:
         return False
     record(actor=None, verb=QUEUE_VERB, obj=project, project=project,
            after={"pending": pending, "threshold": threshold, "last_annotation_id": last_seen})
+    _NOT_DUE[project_id] = (annotation_id + RECOMPUTE_EVERY, now + REQUEUE_AFTER)
     return True

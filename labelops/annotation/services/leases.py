@@ -23,6 +23,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from labelops.annotation.models import Lease, LeaseOutcome, ReviewReason
+from labelops.annotation.services import queue_sql
 from labelops.annotation.services.errors import LeaseConflict
 from labelops.annotation.services.review import send_to_review
 from labelops.audit.services import record
@@ -58,11 +59,8 @@ def lock_live_lease(lease_id: int, annotator, action: str, now: datetime, projec
     user's lease, or with `project` a lease on another project's item, does
     not exist for them (`Lease.DoesNotExist`, a 404). Call inside a
     transaction."""
-    leases = Lease.objects.filter(annotator=annotator)
-    if project is not None:
-        leases = leases.filter(item__project=project)
     # The proposal shown comes along (submit compares with it); only the lease row is locked.
-    lease = leases.select_related("proposal").select_for_update(of=("self",)).get(pk=lease_id)
+    lease = queue_sql.lock_lease(lease_id, annotator.pk, project.pk if project is not None else None)
     if lease.closed_at is not None:
         if lease.outcome == LeaseOutcome.SUBMITTED:
             raise LeaseConflict(f"lease {lease.pk} was already submitted", code="already_submitted")

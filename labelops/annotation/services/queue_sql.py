@@ -1,15 +1,17 @@
-"""The queue's two hottest statements, written as SQL: reading the project
-for a queue request (`project_for_queue`), and the claim of `next_item`,
-the first item an annotator may be served from one source of the queue,
-locked (`lock_first`).
+"""The queue's hottest statements, written as SQL: reading the project for
+a queue request (`project_for_queue`), the claim of `next_item` (the first
+item an annotator may be served from one source of the queue, locked:
+`lock_first`), and the lease a submit, skip, heartbeat or release acts on
+(`lock_lease`).
 
-Why SQL rather than the ORM: they run on every `next` (the first on every
-submit too), and the ORM spent most of their time building and compiling
-querysets full of Exists, Case and Subquery expressions: about 7 of the 8 ms
-the claim took on the benchmark machine, and 3 of the 4 ms of the project
-read, while each statement executes in well under a millisecond. Here each
-text is built once per database vendor and a call only binds parameters
-(`labelops.bench queue` measures the difference).
+Why SQL rather than the ORM: they run on every queue request, and the ORM
+spent most of their time building and compiling querysets (the claim's
+Exists, Case and Subquery expressions above all): about 7 of the 8 ms the
+claim took on the benchmark machine, and 3 of the 4 ms of the project read,
+while each statement executes in well under a millisecond. Here each text is
+built once per database vendor and a call only binds parameters; rows
+become model instances through the ORM's own converters (`_instance`).
+`labelops.bench queue` measures the difference.
 
 The claim
 ---------
@@ -220,3 +222,38 @@ def _instance(model, fields, values):
             value = convert(value, column, connection)
         converted.append(value)
     return model.from_db(connection.alias, [field.attname for field in fields], converted)
+
+
+# --- The lease a submit, skip, heartbeat or release acts on --------------------------
+
+
+@cache
+def _lease_sql(vendor: str, in_project: bool) -> str:
+    columns = ", ".join([f"l.{field.column}" for field in Lease._meta.concrete_fields]
+                        + [f"p.{field.column}" for field in Proposal._meta.concrete_fields])
+    project = f"JOIN {Item._meta.db_table} i ON i.id = l.item_id AND i.project_id = %(project)s" if in_project else ""
+    lock = " FOR UPDATE OF l" if vendor == "postgresql" else ""
+    return f"""
+        SELECT {columns}
+        FROM {Lease._meta.db_table} l {project}
+        LEFT JOIN {Proposal._meta.db_table} p ON p.id = l.proposal_id
+        WHERE l.id = %(lease)s AND l.annotator_id = %(annotator)s{lock}
+    """
+
+
+def lock_lease(lease_id, annotator_id: int, project_id: int | None) -> Lease:
+    """The annotator's lease `lease_id` (on an item of `project_id` if
+    given), with the proposal shown with it, its row locked (`FOR UPDATE`;
+    only the lease row). Anyone else's lease, or one of another project,
+    raises `Lease.DoesNotExist`. Call inside a transaction."""
+    params = {"lease": lease_id, "annotator": annotator_id, "project": project_id}
+    with connection.cursor() as cursor:
+        cursor.execute(_lease_sql(connection.vendor, project_id is not None), params)
+        row = cursor.fetchone()
+    if row is None:
+        raise Lease.DoesNotExist(f"no lease {lease_id} of annotator {annotator_id}")
+    lease_fields, proposal_fields = Lease._meta.concrete_fields, Proposal._meta.concrete_fields
+    lease = _instance(Lease, lease_fields, row[:len(lease_fields)])
+    proposal = row[len(lease_fields):]
+    lease.proposal = _instance(Proposal, proposal_fields, proposal) if proposal[0] is not None else None
+    return lease
