@@ -32,6 +32,7 @@ def test_the_project_read_matches_the_orm(queue_project, annotator):
         version.pk, version.number, version.created_at)
     assert read.queue_taxonomy.label_tree == version.label_tree
     assert (read.queue_has_taxonomy, read.queue_active_round, read.queue_bulk_verifying) == (True, None, False)
+    assert read.queue_has_expired_leases is False
 
 
 def test_no_project_and_no_membership_read_as_none(queue_project, outsider):

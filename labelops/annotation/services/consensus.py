@@ -123,7 +123,8 @@ def settle(item: Item, project: Project, version: TaxonomyVersion, answers: list
            after={**consensus.to_dict(), "annotations": len(answers), "review_reason": review_reason})
 
     if review_reason is not None:
-        send_to_review(item, review_reason, details={"agreement": agreement, "labels": list(labels)}, actor=actor)
+        send_to_review(item, review_reason, details={"agreement": agreement, "labels": list(labels)}, actor=actor,
+                       consensus=consensus)
     else:
         item.state = ItemState.APPROVED if status == ConsensusStatus.APPROVED else ItemState.LABELLED
         item.save(update_fields=["state"])

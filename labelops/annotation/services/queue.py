@@ -108,7 +108,9 @@ def next_item(*, project: Project, annotator, rng: random.Random | None = None,
 
     `rng` draws the gold positions (tests pass a seeded or stub generator).
     Raises `ValidationError` if the project has no taxonomy yet."""
-    expire_leases(project=project, limit=LAZY_EXPIRE_LIMIT)
+    # The queue views read whether there is anything to sweep with the project (`queue_sql.project_for_queue`).
+    if getattr(project, "queue_has_expired_leases", True):
+        expire_leases(project=project, limit=LAZY_EXPIRE_LIMIT)
     return _claim(project, annotator, rng or random, prefetch)
 
 
@@ -117,14 +119,6 @@ def lock_annotator(annotator) -> None:
     everything that adds to their live leases (claims here, `undo`), so the
     count of live leases they read stays true until they commit."""
     list(get_user_model().objects.select_for_update(no_key=True).filter(pk=annotator.pk).values_list("pk"))
-
-
-def live_lease_ids(project: Project, annotator, now: datetime) -> list[int]:
-    """Ids of the annotator's live leases in `project`, oldest first (at
-    most `MAX_LIVE_LEASES` while the cap holds). Ids only: most claims just
-    count them, and the rows with their items cost more to fetch."""
-    return list(Lease.objects.live(now).filter(annotator=annotator, item__project=project)
-                .order_by("id").values_list("id", flat=True))
 
 
 @dataclass(frozen=True)
@@ -153,9 +147,7 @@ def queue_state(project: Project) -> QueueState:
 @transaction.atomic
 def _claim(project: Project, annotator, rng, prefetch: bool) -> Claim | None:
     now = timezone.now()
-    lock_annotator(annotator)
-
-    held = live_lease_ids(project, annotator, now)
+    held = queue_sql.lock_annotator_leases(annotator.pk, project.pk, now)  # see lock_annotator
     if held and (not prefetch or len(held) >= MAX_LIVE_LEASES):
         lease = Lease.objects.select_related("item", "proposal").get(pk=held[-1] if prefetch else held[0])
         return Claim(lease=lease, item=lease.item, proposal=lease.proposal, resumed=True)

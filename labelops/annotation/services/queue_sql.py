@@ -1,8 +1,8 @@
 """The queue's hottest statements, written as SQL: reading the project for
 a queue request (`project_for_queue`), the claim of `next_item` (the first
 item an annotator may be served from one source of the queue, locked:
-`lock_first`), and the lease a submit, skip, heartbeat or release acts on
-(`lock_lease`).
+`lock_first`, after `lock_annotator_leases`), and the lease a submit, skip,
+heartbeat or release acts on (`lock_lease`).
 
 Why SQL rather than the ORM: they run on every queue request, and the ORM
 spent most of their time building and compiling querysets (the claim's
@@ -51,7 +51,9 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cache
 
+from django.contrib.auth import get_user_model
 from django.db import connection
+from django.utils import timezone
 
 from labelops.annotation.models import (
     REQUEUE_LATER_AFTER,
@@ -174,7 +176,9 @@ def _project_sql(vendor: str) -> str:
             (SELECT v.round_id FROM {ModelVersion._meta.db_table} v
              WHERE v.project_id = p.id AND v.is_active ORDER BY v.id LIMIT 1) AS active_round,
             EXISTS (SELECT 1 FROM {BulkBatch._meta.db_table} b
-                    WHERE b.project_id = p.id AND b.state = '{BulkBatchState.VERIFYING}') AS bulk_verifying
+                    WHERE b.project_id = p.id AND b.state = '{BulkBatchState.VERIFYING}') AS bulk_verifying,
+            EXISTS (SELECT 1 FROM {Lease._meta.db_table} l JOIN {Item._meta.db_table} i ON i.id = l.item_id
+                    WHERE l.closed_at IS NULL AND l.expires_at <= %(now)s AND i.project_id = p.id) AS has_expired
         FROM {Project._meta.db_table} p
         LEFT JOIN {QualityRules._meta.db_table} r ON r.project_id = p.id
         LEFT JOIN {TaxonomyVersion._meta.db_table} t ON t.id = (
@@ -184,15 +188,18 @@ def _project_sql(vendor: str) -> str:
     """
 
 
-def project_for_queue(user_id: int, project_id) -> Project | None:
+def project_for_queue(user_id: int | None, project_id) -> Project | None:
     """The project (None if there is none) as a queue request needs it, in
     one statement: with its rules (`project.rules`), `member_role` (the
     user's role, None if not a member), `queue_taxonomy` (the active
-    `TaxonomyVersion`, None before the first) and the claim's
+    `TaxonomyVersion`, None before the first), the claim's
     `queue.QueueState` (`queue_has_taxonomy`, `queue_active_round`,
-    `queue_bulk_verifying`)."""
+    `queue_bulk_verifying`) and `queue_has_expired_leases` (whether
+    `next_item`'s lazy sweep has anything to close)."""
+    params = {"user": user_id, "project": project_id,
+              "now": connection.ops.adapt_datetimefield_value(timezone.now())}
     with connection.cursor() as cursor:
-        cursor.execute(_project_sql(connection.vendor), {"user": user_id, "project": project_id})
+        cursor.execute(_project_sql(connection.vendor), params)
         row = cursor.fetchone()
     if row is None:
         return None
@@ -202,12 +209,13 @@ def project_for_queue(user_id: int, project_id) -> Project | None:
     project = _instance(Project, project_fields, [next(values) for _ in project_fields])
     rules = [next(values) for _ in rules_fields]
     version = [next(values) for _ in version_fields]
-    project.member_role, active_round, bulk_verifying = values
+    project.member_role, active_round, bulk_verifying, has_expired = values
     if rules[0] is not None:
         project.rules = _instance(QualityRules, rules_fields, rules)
     project.queue_taxonomy = _instance(TaxonomyVersion, version_fields, version) if version[0] is not None else None
     project.queue_has_taxonomy = project.queue_taxonomy is not None
     project.queue_active_round, project.queue_bulk_verifying = active_round, bool(bulk_verifying)
+    project.queue_has_expired_leases = bool(has_expired)
     return project
 
 
@@ -257,3 +265,38 @@ def lock_lease(lease_id, annotator_id: int, project_id: int | None) -> Lease:
     proposal = row[len(lease_fields):]
     lease.proposal = _instance(Proposal, proposal_fields, proposal) if proposal[0] is not None else None
     return lease
+
+
+# --- The annotator's row and live leases, for a claim -----------------------------------
+
+
+@cache
+def _annotator_sql(vendor: str) -> tuple[str, str]:
+    lock = " FOR NO KEY UPDATE" if vendor == "postgresql" else ""
+    return (
+        f"SELECT id FROM {get_user_model()._meta.db_table} WHERE id = %(annotator)s{lock}",
+        f"""SELECT l.id FROM {Lease._meta.db_table} l JOIN {Item._meta.db_table} i ON i.id = l.item_id
+            WHERE l.annotator_id = %(annotator)s AND i.project_id = %(project)s
+                AND l.closed_at IS NULL AND l.expires_at > %(now)s
+            ORDER BY l.id""",
+    )
+
+
+def lock_annotator_leases(annotator_id: int, project_id: int, now: datetime) -> list[int]:
+    """Take the annotator's user row (`FOR NO KEY UPDATE`; see
+    `queue.lock_annotator` for why), then return the ids of their live
+    leases in the project, oldest first. Ids only: most claims just count
+    them. Call inside a transaction.
+
+    Two statements, not one with a join: under READ COMMITTED a statement
+    that waited for the row lock re-reads only the locked row, so leases
+    read in the same statement would come from before the wait, and two
+    concurrent claims of one annotator could both count none (the test
+    `test_concurrent_prefetches_of_one_annotator_hold_the_cap` caught it)."""
+    lock, live = _annotator_sql(connection.vendor)
+    params = {"annotator": annotator_id, "project": project_id,
+              "now": connection.ops.adapt_datetimefield_value(now)}
+    with connection.cursor() as cursor:
+        cursor.execute(lock, params)
+        cursor.execute(live, params)
+        return [lease_id for (lease_id,) in cursor.fetchall()]

@@ -85,11 +85,14 @@ from labelops.projects.models import Project, TaskType
 
 
 def send_to_review(item: Item, reason: str, *, details: dict | None = None,
-                   annotation: Annotation | None = None, actor=None) -> ReviewTask:
+                   annotation: Annotation | None = None, actor=None,
+                   consensus: Consensus | None = None) -> ReviewTask:
     """Open (or add `reason` to) the item's review task. The caller holds the
     item row lock (`leases.lock_item`) and saves nothing else about it: this
     sets `in_review` on pool and holdout items and takes back an `approved`
-    consensus (it is `agreed` again until a reviewer accepts it)."""
+    consensus (it is `agreed` again until a reviewer accepts it). A caller
+    that has just written the item's `consensus` passes it, and it is
+    checked in hand rather than by a query."""
     tasks = ReviewTask.objects.open().filter(item=item)
     if item.split == Split.GOLD:
         task = tasks.filter(annotation=annotation).first() if annotation is not None else None
@@ -105,8 +108,12 @@ def send_to_review(item: Item, reason: str, *, details: dict | None = None,
     if item.split != Split.GOLD and item.state != ItemState.IN_REVIEW:
         item.state = ItemState.IN_REVIEW
         item.save(update_fields=["state"])
-        Consensus.objects.filter(item=item, status=ConsensusStatus.APPROVED).update(
-            status=ConsensusStatus.AGREED, updated_at=timezone.now())
+        if consensus is None:
+            Consensus.objects.filter(item=item, status=ConsensusStatus.APPROVED).update(
+                status=ConsensusStatus.AGREED, updated_at=timezone.now())
+        elif consensus.status == ConsensusStatus.APPROVED:
+            consensus.status = ConsensusStatus.AGREED
+            consensus.save(update_fields=["status", "updated_at"])
     record(actor=actor, verb="review.open", obj=task, project=item.project, after={**task.to_dict(), "reason": reason})
     return task
 

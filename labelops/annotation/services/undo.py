@@ -67,7 +67,8 @@ from labelops.annotation.models import (
 )
 from labelops.annotation.services.errors import LeaseConflict
 from labelops.annotation.services.leases import lease_expiry, lock_item
-from labelops.annotation.services.queue import MAX_LIVE_LEASES, live_lease_ids, lock_annotator
+from labelops.annotation.services import queue_sql
+from labelops.annotation.services.queue import MAX_LIVE_LEASES, lock_annotator
 from labelops.audit.services import record
 from labelops.items.models import Item, ItemState, Split
 from labelops.learning.models import Proposal
@@ -117,7 +118,7 @@ def undo(*, annotation: Annotation, annotator) -> Undone:
     rules = QualityRules.objects.get(project=project)
     gold = item.split == Split.GOLD
     _check_open(item, annotation, rules, gold)
-    held = live_lease_ids(project, annotator, now)
+    held = queue_sql.lock_annotator_leases(annotator.pk, project.pk, now)  # locked already: a no-op lock
     if len(held) >= MAX_LIVE_LEASES:
         raise UndoConflict(
             f"you hold {len(held)} live leases in this project ({', '.join(map(str, held))}): "
