@@ -194,7 +194,8 @@ def test_the_schema_lists_the_queue(api, lead):
 def test_next_and_submit_cost_a_fixed_number_of_queries(queue_project, lead, api, annotator, annotator2,
                                                         django_assert_max_num_queries):
     """The queue is the hot path (`python -m labelops.bench queue`): each query
-    costs a round trip and the ORM's compilation, about 1 ms. The counts must
+    costs a round trip, and through the ORM its compilation too (up to 7 ms
+    for the claim, which is why `queue_sql` exists). The counts must
     not grow with the items, the leases or the annotations already there, and
     a change that adds one should be a decision, not an accident."""
     set_rules(queue_project, lead, overlap=2)
@@ -205,14 +206,14 @@ def test_next_and_submit_cost_a_fixed_number_of_queries(queue_project, lead, api
         body = take(client, queue_project)
         client.post(lease_url(queue_project, body["lease"], "submit"), {"labels": ["bug"]}, format="json")
 
-    with django_assert_max_num_queries(11):  # savepoints included: the test runs in a transaction
+    with django_assert_max_num_queries(10):  # savepoints included: the test runs in a transaction
         body = take(first, queue_project)
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(9):
         response = first.post(lease_url(queue_project, body["lease"], "submit"), {"labels": ["bug"]}, format="json")
     assert response.status_code == 201
     body = take(second, queue_project)
     assert body["item"]["id"] == response.json()["item"]  # the item the first annotator labelled: overlap 2
-    with django_assert_max_num_queries(22):  # the second answer settles the item's consensus
+    with django_assert_max_num_queries(20):  # the second answer settles the item's consensus
         response = second.post(lease_url(queue_project, body["lease"], "submit"), {"labels": ["bug"]},
                                format="json")
     assert response.status_code == 201
