@@ -205,7 +205,7 @@ REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header turns "not signed in" into a 401
     # rather than a 403. The browser app uses the session (with CSRF).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "labelops.api.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Password guessing against the token endpoint is throttled per client IP.

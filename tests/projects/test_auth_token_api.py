@@ -42,6 +42,30 @@ def test_a_bad_token_is_refused(urls):
     assert response.json()["detail"] == "Invalid token."
 
 
+def test_the_token_of_a_deactivated_user_is_refused(lead, urls):
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=lead)
+    lead.is_active = False
+    lead.save(update_fields=["is_active"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    response = client.get(urls("project-list"))
+    assert response.status_code == 401
+    assert response.json()["detail"] == "User inactive or deleted."
+
+
+def test_the_request_carries_the_user_and_the_token(lead, rf):
+    from rest_framework.authtoken.models import Token
+
+    from labelops.api.authentication import TokenAuthentication
+
+    token = Token.objects.create(user=lead)
+    user, auth = TokenAuthentication().authenticate(rf.get("/", HTTP_AUTHORIZATION=f"Token {token.key}"))
+    assert (user, user.username, auth, auth.user) == (lead, "lead", token, lead)
+    assert auth.created == token.created  # the rest of the token loads when read
+
+
 def test_password_guessing_is_throttled(lead, urls, settings):
     from django.core.cache import cache
 
