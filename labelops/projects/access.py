@@ -21,14 +21,12 @@ def has_role(role: str | None, needed: str) -> bool:
     return role is not None and ROLE_ORDER.index(role) >= ROLE_ORDER.index(needed)
 
 
-def member_project(user, project_id, projects=None) -> Project | None:
+def member_project(user, project_id) -> Project | None:
     """The project (None if there is none) with `member_role`, the user's
     role in it (None if not a member). One query: every API request pays
-    it, so the role comes in the same row as the project. `projects`
-    (default all) lets a view read what it needs with the same row."""
+    it, so the role comes in the same row as the project."""
     role_of_user = Membership.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1]
-    projects = Project.objects.all() if projects is None else projects
-    return projects.annotate(member_role=Subquery(role_of_user)).filter(pk=project_id).first()
+    return Project.objects.annotate(member_role=Subquery(role_of_user)).filter(pk=project_id).first()
 
 
 def authorise(user, project: Project | None, needed: str) -> str:

@@ -207,12 +207,14 @@ def _last(project_id: int, *verbs: str) -> AuditEvent | None:
 
 
 # Per process: project id -> (annotation id, time). Until a submit brings an
-# annotation with a lower id than the first, before the time, no pass can be
-# due and `schedule_after_submit` answers without a query. Both are lower
-# bounds on monotonic facts: annotation ids only grow, and so does the last
-# pass's `last_annotation_id` (a queued pass, once it runs, has seen at least
-# the annotation that queued it), so an entry that another process has made
-# stale can only send this one to the database sooner, never skip a due pass.
+# annotation whose id reaches the first, or the time comes, no pass is due and
+# `schedule_after_submit` answers without a query. The bounds come from the
+# audit trail as the last check here read it, and the facts behind them only
+# grow (annotation ids, a pass's `last_annotation_id`), so another process's
+# newer events can make an entry too low (a query more), not too high. One
+# case delays a pass a little: a pass already running when a submit found it
+# queued read its annotations before that submit, so the next one may fall
+# due up to that many annotations before the entry lets a check through.
 _NOT_DUE: dict[int, tuple[int, datetime]] = {}
 NO_TIME_LIMIT = datetime.max.replace(tzinfo=dt_timezone.utc)
 

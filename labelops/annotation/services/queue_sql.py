@@ -70,7 +70,6 @@ from labelops.projects.models import Membership, Project, QualityRules, Taxonomy
 
 # Where an item may come from, in the order `queue._claim` tries them.
 GOLD, BULK_SAMPLE, RANKED, POOL = "gold", "bulk_sample", "ranked", "pool"
-SOURCES = (GOLD, BULK_SAMPLE, RANKED, POOL)
 
 # `models.reopenable` for the lease row `l`, with `later_cutoff` = now - REQUEUE_LATER_AFTER.
 REOPENABLE = (
