@@ -620,3 +620,29 @@ def test_a_batch_created_while_annotators_work_never_holds_an_annotated_item(tra
     assert batch.state == "rejected"
     assert not Annotation.objects.filter(item_id__in=held, created_at__lt=batch.resolved_at).exists()
     assert not Lease.objects.filter(item_id__in=held, created_at__lt=batch.resolved_at).exists()
+
+
+def test_the_sample_counts_when_labelled_through_the_queue_api(bulk_project, lead, annotator, api):
+    """The queue views read the project (with whether a batch is verifying)
+    before the submit; a settled sampled item must still count toward its
+    batch, and an item leased before any batch existed needs no check."""
+    [early] = make_items(bulk_project, 1)
+    client = api(annotator)
+    early_lease = client.post(f"/api/v1/projects/{bulk_project.pk}/queue/next/").json()
+    assert early_lease["item"]["id"] == early.pk
+    items = make_items(bulk_project, 5)
+    batch = bulk.create_batch(project=bulk_project, actor=lead, labels=["bug"], item_ids=[i.pk for i in items])
+    # The early item was leased before the batch: it was left out, and settling it touches no batch.
+    assert early.pk not in sample_of(batch) + held_of(batch)
+    response = client.post(f"/api/v1/projects/{bulk_project.pk}/queue/leases/{early_lease['lease']}/submit/",
+                           {"labels": ["bug"]}, format="json")
+    assert response.status_code == 201
+    [sampled] = sample_of(batch)
+    served = client.post(f"/api/v1/projects/{bulk_project.pk}/queue/next/").json()
+    assert served["item"]["id"] == sampled
+    response = client.post(f"/api/v1/projects/{bulk_project.pk}/queue/leases/{served['lease']}/submit/",
+                           {"labels": ["bug"]}, format="json")
+    assert response.status_code == 201
+    batch.refresh_from_db()
+    assert batch.verified_count == 1
+    assert BulkBatchItem.objects.get(batch=batch, item_id=sampled).outcome == BulkItemOutcome.CONFIRMED

@@ -54,17 +54,20 @@ from labelops.learning.models import ModelVersion
 from labelops.projects.models import Project, QualityRules, TaskType, TaxonomyVersion
 
 
-def on_overlap_reached(item: Item, *, project: Project, version: TaxonomyVersion, rules: QualityRules) -> None:
+def on_overlap_reached(item: Item, *, project: Project, version: TaxonomyVersion, rules: QualityRules,
+                       bulk_check: bool = True) -> None:
     """Called by `submit` (with the item row locked, in its transaction)
     when a pool or holdout item gets its `rules.overlap`-th annotation and
     turns `labelled`: majority-vote consensus, then `settle`. `submit` hands
     over the project, its active taxonomy version and its rules it has read
-    already. Not called for gold items (see `gold.check_gold`)."""
+    already. Not called for gold items (see `gold.check_gold`). `bulk_check`:
+    see `settle`."""
     answers = _answers(item)
     multi = project.task == TaskType.MULTI_LABEL
     order = [key for key, _ in version.label_tree]
     vote = majority_vote([labels for _, labels in answers], order, multi=multi)
-    settle(item, project, version, answers, vote.labels, ConsensusMethod.MAJORITY, tie=vote.tie, rules=rules)
+    settle(item, project, version, answers, vote.labels, ConsensusMethod.MAJORITY, tie=vote.tie, rules=rules,
+           bulk_check=bulk_check)
 
 
 def _answers(item: Item) -> list[tuple[int, list[str]]]:
@@ -75,11 +78,13 @@ def _answers(item: Item) -> list[tuple[int, list[str]]]:
 
 def settle(item: Item, project: Project, version: TaxonomyVersion, answers: list[tuple[int, list[str]]],
            labels: list[str], method: str, *, tie: bool = False, actor=None,
-           rules: QualityRules | None = None) -> Consensus:
+           rules: QualityRules | None = None, bulk_check: bool = True) -> Consensus:
     """Write the item's consensus (`labels` by `method`) and its final
     labels, and move the item on by the quality rules (module docstring;
     the project's, read here unless given). The caller holds the item row
-    lock, so no one else writes the item's consensus meanwhile."""
+    lock, so no one else writes the item's consensus meanwhile. Without
+    `bulk_check` the caller knows no verifying bulk batch holds the item
+    (see `submit`), and `bulk.on_settled` is not asked."""
     rules = rules or QualityRules.objects.get(project=project)
     parents = taxonomy_parents(version)
     multi = project.task == TaskType.MULTI_LABEL
@@ -128,7 +133,8 @@ def settle(item: Item, project: Project, version: TaxonomyVersion, answers: list
     else:
         item.state = ItemState.APPROVED if status == ConsensusStatus.APPROVED else ItemState.LABELLED
         item.save(update_fields=["state"])
-    bulk.on_settled(item, consensus, actor=actor)  # a sampled item of a bulk batch verifies it
+    if bulk_check:
+        bulk.on_settled(item, consensus, actor=actor)  # a sampled item of a bulk batch verifies it
     return consensus
 
 

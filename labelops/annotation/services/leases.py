@@ -82,7 +82,7 @@ def lock_item(item_id: int) -> Item:
     such as another annotator's annotation, which take a KEY SHARE lock on
     it; a plain `FOR UPDATE` would, and two submits of one item could then
     deadlock."""
-    return Item.objects.select_for_update(no_key=True).get(pk=item_id)
+    return queue_sql.lock_item(item_id)
 
 
 def close_lease(lease: Lease, outcome: str, now: datetime, *, annotated: bool = False, item: Item | None = None,

@@ -1,8 +1,9 @@
 """The queue's hottest statements, written as SQL: reading the project for
 a queue request (`project_for_queue`), the claim of `next_item` (the first
 item an annotator may be served from one source of the queue, locked:
-`lock_first`, after `lock_annotator_leases`), and the lease a submit, skip,
-heartbeat or release acts on (`lock_lease`).
+`lock_first`, after `lock_annotator_leases`), the lease a submit, skip,
+heartbeat or release acts on (`lock_lease`) and an item's row lock
+(`lock_item`).
 
 Why SQL rather than the ORM: they run on every queue request, and the ORM
 spent most of their time building and compiling querysets (the claim's
@@ -196,10 +197,11 @@ def project_for_queue(user_id: int | None, project_id) -> Project | None:
     user's role, None if not a member), `queue_taxonomy` (the active
     `TaxonomyVersion`, None before the first), the claim's
     `queue.QueueState` (`queue_has_taxonomy`, `queue_active_round`,
-    `queue_bulk_verifying`) and `queue_has_expired_leases` (whether
-    `next_item`'s lazy sweep has anything to close)."""
-    params = {"user": user_id, "project": project_id,
-              "now": connection.ops.adapt_datetimefield_value(timezone.now())}
+    `queue_bulk_verifying`), `queue_has_expired_leases` (whether
+    `next_item`'s lazy sweep has anything to close) and `queue_read_at`
+    (when all this was true)."""
+    now = timezone.now()
+    params = {"user": user_id, "project": project_id, "now": connection.ops.adapt_datetimefield_value(now)}
     with connection.cursor() as cursor:
         cursor.execute(_project_sql(connection.vendor), params)
         row = cursor.fetchone()
@@ -218,6 +220,7 @@ def project_for_queue(user_id: int | None, project_id) -> Project | None:
     project.queue_has_taxonomy = project.queue_taxonomy is not None
     project.queue_active_round, project.queue_bulk_verifying = active_round, bool(bulk_verifying)
     project.queue_has_expired_leases = bool(has_expired)
+    project.queue_read_at = now
     return project
 
 
@@ -302,3 +305,23 @@ def lock_annotator_leases(annotator_id: int, project_id: int, now: datetime) -> 
         cursor.execute(lock, params)
         cursor.execute(live, params)
         return [lease_id for (lease_id,) in cursor.fetchall()]
+
+
+# --- An item's row lock (`leases.lock_item`) ----------------------------------------------
+
+
+@cache
+def _item_sql(vendor: str) -> str:
+    columns = ", ".join(field.column for field in Item._meta.concrete_fields)
+    lock = " FOR NO KEY UPDATE" if vendor == "postgresql" else ""
+    return f"SELECT {columns} FROM {Item._meta.db_table} WHERE id = %s{lock}"
+
+
+def lock_item(item_id: int) -> Item:
+    """The item, its row locked `FOR NO KEY UPDATE` (see `leases.lock_item`
+    for why that strength). Raises `Item.DoesNotExist`. Call inside a
+    transaction."""
+    item = next(iter(Item.objects.raw(_item_sql(connection.vendor), [item_id])), None)
+    if item is None:
+        raise Item.DoesNotExist(f"no item {item_id}")
+    return item

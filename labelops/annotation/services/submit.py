@@ -42,6 +42,18 @@ def check_labels(project: Project, labels) -> TaxonomyVersion:
     return version
 
 
+def _may_be_in_bulk_batch(project: Project, lease) -> bool:
+    """Whether a verifying bulk batch could hold the lease's item (so its
+    consensus must be counted toward the batch's sample). Not if none was
+    verifying when the queue view read the project (`queue_sql.
+    project_for_queue`) and the lease is older than that read: a batch made
+    since leaves out items with a lease (`bulk.exclusion_reason`), and this
+    one has been leased all along. Otherwise (a project read another way,
+    or any doubt) it may."""
+    read_at = getattr(project, "queue_read_at", None)
+    return not (read_at is not None and project.queue_bulk_verifying is False and lease.created_at < read_at)
+
+
 @transaction.atomic
 def submit(*, lease_id: int, annotator, labels: list[str], time_spent_ms: int | None = None,
            from_proposal: bool = False, project: Project | None = None) -> Annotation:
@@ -106,7 +118,8 @@ def submit(*, lease_id: int, annotator, labels: list[str], time_spent_ms: int | 
         },
     )
     if reached:
-        consensus.on_overlap_reached(item, project=project, version=version, rules=rules)
+        consensus.on_overlap_reached(item, project=project, version=version, rules=rules,
+                                     bulk_check=_may_be_in_bulk_batch(project, lease))
     if item.split == Split.GOLD:
         gold.check_gold(project=project, item=item, annotation=annotation, rules=rules, now=now)
     # After the commit: the pass must see this annotation, and the check stays out of the item lock.
