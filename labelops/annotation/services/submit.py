@@ -46,12 +46,15 @@ def _may_be_in_bulk_batch(project: Project, lease) -> bool:
     """Whether a verifying bulk batch could hold the lease's item (so its
     consensus must be counted toward the batch's sample). Not if none was
     verifying when the queue view read the project (`queue_sql.
-    project_for_queue`) and the lease is older than that read: a batch made
-    since leaves out items with a lease (`bulk.exclusion_reason`), and this
-    one has been leased all along. Otherwise (a project read another way,
-    or any doubt) it may."""
+    project_for_queue`) and the lease has been open since before that read:
+    a batch made since leaves out items with a lease
+    (`bulk.exclusion_reason`). `heartbeat_at`, not `created_at`, dates the
+    lease: a reopened row keeps its creation time, but opening and reopening
+    set `heartbeat_at` (and heartbeats only move it later, which can only
+    make this answer yes). Otherwise (a project read another way, or any
+    doubt) it may."""
     read_at = getattr(project, "queue_read_at", None)
-    return not (read_at is not None and project.queue_bulk_verifying is False and lease.created_at < read_at)
+    return not (read_at is not None and project.queue_bulk_verifying is False and lease.heartbeat_at < read_at)
 
 
 @transaction.atomic
