@@ -64,7 +64,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Case, Count, F, Q, When
@@ -114,13 +113,6 @@ def next_item(*, project: Project, annotator, rng: random.Random | None = None,
     return _claim(project, annotator, rng or random, prefetch)
 
 
-def lock_annotator(annotator) -> None:
-    """Take the annotator's user row (`FOR NO KEY UPDATE`): what serialises
-    everything that adds to their live leases (claims here, `undo`), so the
-    count of live leases they read stays true until they commit."""
-    list(get_user_model().objects.select_for_update(no_key=True).filter(pk=annotator.pk).values_list("pk"))
-
-
 @dataclass(frozen=True)
 class QueueState:
     """What a claim needs to know about the project, read in one query."""
@@ -147,7 +139,7 @@ def queue_state(project: Project) -> QueueState:
 @transaction.atomic
 def _claim(project: Project, annotator, rng, prefetch: bool) -> Claim | None:
     now = timezone.now()
-    held = queue_sql.lock_annotator_leases(annotator.pk, project.pk, now)  # see lock_annotator
+    held = queue_sql.lock_annotator_leases(annotator.pk, project.pk, now)
     if held and (not prefetch or len(held) >= MAX_LIVE_LEASES):
         lease = Lease.objects.select_related("item", "proposal").get(pk=held[-1] if prefetch else held[0])
         return Claim(lease=lease, item=lease.item, proposal=lease.proposal, resumed=True)

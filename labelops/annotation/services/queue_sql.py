@@ -287,23 +287,30 @@ def _annotator_sql(vendor: str) -> tuple[str, str]:
     )
 
 
+def lock_annotator(annotator_id: int) -> None:
+    """Take the annotator's user row (`FOR NO KEY UPDATE`): what serialises
+    everything that adds to their live leases (claims, `undo`), so the count
+    of live leases they read stays true until they commit. Call inside a
+    transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(_annotator_sql(connection.vendor)[0], {"annotator": annotator_id})
+
+
 def lock_annotator_leases(annotator_id: int, project_id: int, now: datetime) -> list[int]:
-    """Take the annotator's user row (`FOR NO KEY UPDATE`; see
-    `queue.lock_annotator` for why), then return the ids of their live
-    leases in the project, oldest first. Ids only: most claims just count
-    them. Call inside a transaction.
+    """`lock_annotator`, then the ids of the annotator's live leases in the
+    project, oldest first. Ids only: most claims just count them. Call
+    inside a transaction.
 
     Two statements, not one with a join: under READ COMMITTED a statement
     that waited for the row lock re-reads only the locked row, so leases
     read in the same statement would come from before the wait, and two
     concurrent claims of one annotator could both count none (the test
     `test_concurrent_prefetches_of_one_annotator_hold_the_cap` caught it)."""
-    lock, live = _annotator_sql(connection.vendor)
+    lock_annotator(annotator_id)
     params = {"annotator": annotator_id, "project": project_id,
               "now": connection.ops.adapt_datetimefield_value(now)}
     with connection.cursor() as cursor:
-        cursor.execute(lock, params)
-        cursor.execute(live, params)
+        cursor.execute(_annotator_sql(connection.vendor)[1], params)
         return [lease_id for (lease_id,) in cursor.fetchall()]
 
 

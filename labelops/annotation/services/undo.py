@@ -43,7 +43,7 @@ that with `rules.overlap == 1` (where every pool answer settles its item at
 once, so undo is never possible on a pool item) it is refused the same way
 (`consensus_computed`).
 
-Locking: the annotator's user row first (`queue.lock_annotator`, which
+Locking: the annotator's user row first (`queue_sql.lock_annotator`, which
 serialises everything that adds to their live leases, so the cap holds
 against a concurrent `next`), then the lease row, then the item row, then
 the stats row: the order of `leases.py`.
@@ -68,7 +68,7 @@ from labelops.annotation.models import (
 from labelops.annotation.services.errors import LeaseConflict
 from labelops.annotation.services.leases import lease_expiry, lock_item
 from labelops.annotation.services import queue_sql
-from labelops.annotation.services.queue import MAX_LIVE_LEASES, lock_annotator
+from labelops.annotation.services.queue import MAX_LIVE_LEASES
 from labelops.audit.services import record
 from labelops.items.models import Item, ItemState, Split
 from labelops.learning.models import Proposal
@@ -98,7 +98,7 @@ def undo(*, annotation: Annotation, annotator) -> Undone:
     the same lease (module docstring). Raises `Annotation.DoesNotExist` for
     someone else's annotation, `UndoConflict` when it may not be undone."""
     now = timezone.now()
-    lock_annotator(annotator)
+    queue_sql.lock_annotator(annotator.pk)
     annotation = Annotation.objects.select_related("item").get(pk=annotation.pk, annotator=annotator)
     item = annotation.item
     project = Project.objects.get(pk=item.project_id)
