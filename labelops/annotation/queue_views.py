@@ -21,8 +21,6 @@ from rest_framework.views import APIView
 
 from labelops.annotation import services
 from labelops.annotation.models import Annotation, Lease
-from labelops.annotation.services import queue_sql
-from labelops.annotation.services.undo import undo
 from labelops.annotation.serializers import (
     AnnotationSerializer,
     LeaseSerializer,
@@ -32,6 +30,8 @@ from labelops.annotation.serializers import (
     SubmitSerializer,
     UndoneItemSerializer,
 )
+from labelops.annotation.services import queue_sql
+from labelops.annotation.services.undo import undo
 from labelops.projects.access import ProjectScopedMixin
 from labelops.projects.models import Role
 

@@ -87,7 +87,7 @@ class Project(models.Model):
             return membership.role
         return Role.LEAD if user.is_superuser else None
 
-    def active_taxonomy(self) -> "TaxonomyVersion | None":
+    def active_taxonomy(self) -> TaxonomyVersion | None:
         return self.taxonomy_versions.order_by("-number").first()
 
     def to_dict(self) -> dict:

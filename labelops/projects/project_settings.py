@@ -49,7 +49,7 @@ class ProjectSettings:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> "ProjectSettings":
+    def from_dict(cls, data: dict[str, Any] | None) -> ProjectSettings:
         data = dict(data or {})
         known = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - set(known))

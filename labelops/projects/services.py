@@ -7,8 +7,9 @@ write the same rows lock them with `select_for_update`, as their docstrings say.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
@@ -26,7 +27,6 @@ from labelops.projects.models import (
     TaxonomyVersion,
 )
 from labelops.projects.project_settings import ProjectSettings
-
 
 # --- Projects ------------------------------------------------------------------
 
@@ -147,7 +147,7 @@ class LabelSpec:
     examples: tuple[str, ...] = ()
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], position: int) -> "LabelSpec":
+    def from_dict(cls, data: dict[str, Any], position: int) -> LabelSpec:
         if not isinstance(data, dict):
             raise ValidationError({"labels": f"label #{position + 1} must be an object, got {data!r}"})
         unknown = set(data) - {"key", "name", "parent", "hotkey", "guideline", "examples"}

@@ -71,7 +71,7 @@ class StratifiedHoldout:
         self._strata: dict[Hashable, list] = {}
 
     def _phase(self, stratum: Hashable) -> float:
-        digest = hashlib.sha256(f"{self.seed}\x1f{stratum!r}".encode("utf-8")).digest()
+        digest = hashlib.sha256(f"{self.seed}\x1f{stratum!r}".encode()).digest()
         return int.from_bytes(digest[:8], "big") / 2**64
 
     def assign(self, stratum: Hashable = None) -> bool:

@@ -7,8 +7,7 @@ import json
 
 import pytest
 
-from labelops.items.exporting import ExportOptions, format_for, iter_rows
-from labelops.items.exporting import formats
+from labelops.items.exporting import ExportOptions, format_for, formats, iter_rows
 from labelops.projects import services as project_services
 
 pytestmark = pytest.mark.django_db

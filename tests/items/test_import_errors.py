@@ -23,8 +23,6 @@ from tests.items.import_helpers import (
 )
 
 
-
-
 def fails(project, user, data, fmt, pattern, **options) -> ImportFailed:
     """Import, expect ImportFailed matching `pattern`, and check nothing was kept."""
     events_before = AuditEvent.objects.count()

@@ -18,9 +18,6 @@ from tests.items.import_helpers import (
     zip_of,
 )
 
-
-
-
 RED, GREEN, BLUE = png((255, 0, 0)), png((0, 255, 0)), png((0, 0, 255), size=(5, 7))
 
 

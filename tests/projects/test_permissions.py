@@ -9,8 +9,9 @@ have are 405 for those allowed to see it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from django.urls import reverse

@@ -9,8 +9,6 @@ import torch
 from ssl_engine.encoders.text_pretrained import PACKAGED_MODEL, SentenceEncoder
 from tests.ssl_engine.test_text_encoder import SENTENCES
 
-
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/ssl_engine/conftest.py
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from labelops.annotation.tasks import refresh_agreement
 from labelops.items.models import Split
+
 # Imported before the Celery app is finalized, so its tasks are registered
 # with it: in this process (Playwright's browser running) Celery's set of
 # active apps was found empty later, and a task module imported after

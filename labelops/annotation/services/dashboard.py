@@ -31,8 +31,8 @@ from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, F, OuterRef, Q
-from django.db.models.functions import RowNumber
 from django.db.models.expressions import Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from labelops.annotation.models import Annotation, AnnotationSource, AnnotatorStats, Lease, LeaseOutcome

@@ -65,8 +65,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections import defaultdict
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 from crowdkit.aggregation import DawidSkene
@@ -216,7 +215,7 @@ def _last(project_id: int, *verbs: str) -> AuditEvent | None:
 # queued read its annotations before that submit, so the next one may fall
 # due up to that many annotations before the entry lets a check through.
 _NOT_DUE: dict[int, tuple[int, datetime]] = {}
-NO_TIME_LIMIT = datetime.max.replace(tzinfo=dt_timezone.utc)
+NO_TIME_LIMIT = datetime.max.replace(tzinfo=UTC)
 
 
 def schedule_after_submit(project_id: int, annotation_id: int) -> bool:

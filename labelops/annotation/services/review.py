@@ -76,9 +76,9 @@ from labelops.annotation.models import (
     ReviewDecision,
     ReviewTask,
 )
+from labelops.annotation.services import bulk, leases  # modules: leases imports this one too
 from labelops.annotation.services.agreement import item_agreement, taxonomy_parents
 from labelops.annotation.services.errors import ReviewConflict
-from labelops.annotation.services import bulk, leases  # modules: leases imports this one too
 from labelops.audit.services import record
 from labelops.items.models import Item, ItemState, Split
 from labelops.projects.models import Project, TaskType

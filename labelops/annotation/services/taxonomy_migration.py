@@ -142,7 +142,7 @@ class KeyMap:
     targets: dict[str, str | None]
 
     @classmethod
-    def between(cls, old_version: TaxonomyVersion, new_version: TaxonomyVersion) -> "KeyMap":
+    def between(cls, old_version: TaxonomyVersion, new_version: TaxonomyVersion) -> KeyMap:
         new_keys = new_version.keys()
         targets: dict[str, str | None] = {key: key for key in old_version.keys() if key in new_keys}
         for mapping in new_version.mappings.filter(from_version=old_version):

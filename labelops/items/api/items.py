@@ -18,11 +18,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.exceptions import PermissionDenied
-from labelops.api.negotiation import BinaryNegotiation
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from labelops.annotation.models import Consensus
+from labelops.api.negotiation import BinaryNegotiation
 from labelops.items.exporting.files import item_file_path, served_type
 from labelops.items.models import Item, ItemState, Split
 from labelops.projects.access import ProjectScopedMixin, has_role

@@ -12,9 +12,10 @@ the cursor has not passed it yet.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch

@@ -67,7 +67,7 @@ class ImportOptions:
     seed: int = 0
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ImportOptions":
+    def from_dict(cls, data: dict[str, Any]) -> ImportOptions:
         """Validated options; unknown keys and bad values are errors naming the option."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)

@@ -111,7 +111,7 @@ class DecodedLines:
         self._max = max_line_bytes
         self.number = 0
 
-    def __iter__(self) -> "DecodedLines":
+    def __iter__(self) -> DecodedLines:
         return self
 
     def __next__(self) -> str:

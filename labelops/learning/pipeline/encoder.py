@@ -26,6 +26,7 @@ cost time, and writes `embeddings.npy` aligned with the snapshot's ids.
 from __future__ import annotations
 
 import logging
+
 import numpy as np
 
 from labelops.items.exporting.files import item_file_path
