@@ -18,7 +18,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labelops.annotation.models import BulkBatch
-from labelops.annotation.queue_views import Conflict
 from labelops.annotation.serializers import BulkBatchCreateSerializer, BulkBatchSerializer
 from labelops.annotation.services import bulk
 from labelops.projects.access import ProjectScopedMixin
@@ -93,11 +92,6 @@ class BulkBatchDetail(ProjectScopedMixin, generics.RetrieveAPIView):
 @extend_schema(tags=["bulk labelling"])
 class CancelBulkBatch(ProjectScopedMixin, APIView):
     needed_roles = {"post": Role.REVIEWER}
-
-    def handle_exception(self, exc):
-        if isinstance(exc, bulk.BatchClosed):
-            exc = Conflict(detail=exc.message, code=exc.code)
-        return super().handle_exception(exc)
 
     @extend_schema(
         summary="Withdraw a verifying bulk batch: its held items go back to the queue",

@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -35,13 +35,6 @@ from labelops.annotation.services.undo import undo
 from labelops.projects.access import ProjectScopedMixin
 from labelops.projects.models import Role
 
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "conflict"
-    default_code = "conflict"
-
-
 NOT_FOUND = OpenApiResponse(description="Not a member of the project, or no such lease of yours in it.")
 CONFLICT = OpenApiResponse(description="The lease has ended: submitted, skipped, released or expired.")
 
@@ -55,9 +48,7 @@ class QueueView(ProjectScopedMixin, APIView):
         return queue_sql.project_for_queue(user.pk, project_id)
 
     def handle_exception(self, exc):
-        if isinstance(exc, services.LeaseConflict):
-            exc = Conflict(detail=exc.message, code=exc.code)
-        elif isinstance(exc, Lease.DoesNotExist):
+        if isinstance(exc, Lease.DoesNotExist):
             # The services look the lease up under its lock, as the user's
             # lease on an item of this project: anything else is not theirs.
             exc = NotFound("No Lease matches the given query.")

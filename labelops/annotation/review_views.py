@@ -13,14 +13,11 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labelops.annotation.queue_views import Conflict
 from labelops.annotation.serializers import DecideSerializer, ReviewSerializer, ReviewTaskSerializer
 from labelops.annotation.services import review as review_services
-from labelops.annotation.services.errors import ReviewConflict
 from labelops.items.models import Item
 from labelops.projects.access import ProjectScopedMixin
 from labelops.projects.models import Role
@@ -51,13 +48,6 @@ class ReviewNext(ProjectScopedMixin, APIView):
 @extend_schema(tags=["review"])
 class ReviewDecide(ProjectScopedMixin, APIView):
     needed_roles = {"post": Role.REVIEWER}
-
-    def handle_exception(self, exc):
-        if isinstance(exc, ReviewConflict):
-            exc = Conflict(detail=exc.message, code=exc.code)
-        elif isinstance(exc, review_services.ReviewForbidden):
-            exc = PermissionDenied(detail=exc.message, code=exc.code)
-        return super().handle_exception(exc)
 
     @extend_schema(
         summary="Decide an item in review: accept, fix (with labels) or reject (with a comment)",

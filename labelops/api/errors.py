@@ -5,8 +5,10 @@ Errors about the request as a whole are `{"detail": ..., "code": ...}`
 `already_submitted`, ...); field errors keep DRF's `{"field": [messages]}`.
 
 Domain services raise `django.core.exceptions.ValidationError` with messages
-that name what is wrong; this handler turns them into 400 responses instead
-of 500s, so views stay thin and never catch-and-translate by hand.
+that name what is wrong, and `labelops.errors.DomainError`s (conflict 409,
+forbidden 403, unavailable 503) with a message and a code; this handler
+turns them into responses here, once, so views stay thin and never
+catch-and-translate by hand.
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -15,9 +17,21 @@ from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from labelops.errors import DomainError
+
+
+class DomainErrorResponse(exceptions.APIException):
+    """A `DomainError` as DRF raises errors: its status, message and code."""
+
+    def __init__(self, error: DomainError):
+        self.status_code = error.status
+        super().__init__(detail=error.message, code=error.code)
+
 
 def exception_handler(exc, context):
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, DomainError):
+        exc = DomainErrorResponse(exc)
+    elif isinstance(exc, DjangoValidationError):
         if hasattr(exc, "message_dict"):
             exc = exceptions.ValidationError(exc.message_dict)
         else:

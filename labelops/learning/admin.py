@@ -19,6 +19,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from labelops.learning.errors import RoundConflict
 from labelops.learning.models import FINISHED_STATES, ModelVersion, TrainingRound
 from labelops.learning.services import rounds
 from labelops.projects.admin_scoping import LeadScopedAdminMixin, LedProjectFilter, ReadOnlyAdminMixin
@@ -49,7 +50,7 @@ class StartRoundAdminMixin:
         """Start a round of `project`, telling the user how it went."""
         try:
             training_round = rounds.start_round(project=project, actor=request.user)
-        except rounds.RoundConflict as conflict:
+        except RoundConflict as conflict:
             self.message_user(request, f"{project}: {conflict.message}", messages.ERROR)
             return None
         except ValidationError as error:
@@ -142,7 +143,7 @@ class TrainingRoundAdmin(LeadScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAd
                 continue
             try:
                 rounds.cancel_round(training_round=training_round, actor=request.user)
-            except rounds.RoundConflict:  # it finished between the page and the click
+            except RoundConflict:  # it finished between the page and the click
                 finished.append(training_round)
                 continue
             cancelled.append(training_round)

@@ -16,6 +16,7 @@ import logging
 
 from celery import shared_task
 
+from labelops.learning.errors import RoundStopped
 from labelops.learning.models import FINISHED_STATES, TrainingRound
 from labelops.learning.pipeline import STEP_WEIGHTS, STEPS, run_step
 from labelops.learning.pipeline.context import StepContext
@@ -37,7 +38,7 @@ def run_round_step(round_id: int, step: str, attempt: int) -> str | None:
             run_step(ctx)
             if step != STEPS[-1]:  # publish finished the round itself; "stopped" would only mean "done"
                 ctx.check()
-    except rounds.RoundStopped:
+    except RoundStopped:
         logger.info("round %s stopped during %s", round_id, step)
         return None
     except Exception as error:

@@ -16,11 +16,9 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labelops.annotation.queue_views import Conflict
 from labelops.api.pagination import KeysetPagination
 from labelops.learning import artifacts
 from labelops.learning.models import TrainingRound
@@ -48,18 +46,6 @@ class RoundAccessMixin(ProjectScopedMixin):
             "taxonomy_version", "created_by", "model_version"
         )
 
-    def handle_exception(self, exc):
-        if isinstance(exc, rounds.RoundConflict):
-            exc = Conflict(detail=exc.message, code=exc.code)
-        elif isinstance(exc, rounds.BrokerUnavailable):
-            exc = ServiceUnavailable(detail=exc.message, code="broker_unavailable")
-        return super().handle_exception(exc)
-
-
-class ServiceUnavailable(APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "the task broker is unavailable"
-    default_code = "broker_unavailable"
 
 
 @extend_schema(tags=["rounds"])

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 
 from labelops.annotation.models import Consensus
 from labelops.learning import artifacts
+from labelops.learning.errors import BrokerUnavailable, RoundConflict
 from labelops.learning.models import Cluster, ModelVersion, Proposal, RoundState, TrainingRound
 from labelops.learning.services import rounds
 from labelops.learning.tasks import run_round_step
@@ -103,7 +104,7 @@ def test_second_round_reuses_cached_embeddings_and_switches_the_model(round_proj
 
 def test_a_second_round_while_one_runs_is_refused(round_project, lead, artifact_root, sent):
     first = rounds.start_round(project=round_project, actor=lead)
-    with pytest.raises(rounds.RoundConflict, match=f"round {first.number} of this project is still queued"):
+    with pytest.raises(RoundConflict, match=f"round {first.number} of this project is still queued"):
         rounds.start_round(project=round_project, actor=lead)
     assert TrainingRound.objects.filter(project=round_project).count() == 1
 
@@ -151,7 +152,7 @@ def test_cancel_stops_the_round_before_it_publishes(round_project, lead, artifac
     assert training_round.state == RoundState.CANCELLED and training_round.finished_at is not None
     assert run_round_step(training_round.pk, training_round.step, training_round.attempt) is None
     assert not ModelVersion.objects.filter(project=round_project).exists()
-    with pytest.raises(rounds.RoundConflict, match="already cancelled"):
+    with pytest.raises(RoundConflict, match="already cancelled"):
         rounds.cancel_round(training_round=training_round, actor=lead)
 
 
@@ -273,7 +274,7 @@ def test_a_step_never_picked_up_is_sent_again(round_project, lead, artifact_root
 
 def test_an_unreachable_broker_fails_the_new_round_loudly(round_project, lead, artifact_root, use_broker):
     use_broker("redis://127.0.0.1:9/0")  # nothing listens on the discard port
-    with pytest.raises(rounds.BrokerUnavailable, match="task broker is unavailable"):
+    with pytest.raises(BrokerUnavailable, match="task broker is unavailable"):
         rounds.start_round(project=round_project, actor=lead)
     training_round = TrainingRound.objects.get(project=round_project)
     assert training_round.state == RoundState.FAILED and "broker" in training_round.error

@@ -18,13 +18,12 @@ Each states its locking in its docstring; `leases.py` describes the lock
 order all of them share (user row, then lease row, then item row).
 Bad input raises `django.core.exceptions.ValidationError`; an action on a
 lease that has ended raises `LeaseConflict`, a review decision on an item
-not in review `ReviewConflict`.
+not in review `review.ReviewConflict` (both `labelops.errors.Conflict`s,
+answered 409 by the API's exception handler).
 """
 
-from labelops.annotation.services.errors import LeaseConflict, ReviewConflict
-from labelops.annotation.services.leases import expire_leases, heartbeat, release, skip
+from labelops.annotation.services.leases import LeaseConflict, expire_leases, heartbeat, release, skip
 from labelops.annotation.services.queue import Claim, next_item
 from labelops.annotation.services.submit import submit
 
-__all__ = ["Claim", "LeaseConflict", "ReviewConflict", "expire_leases", "heartbeat", "next_item", "release", "skip",
-           "submit"]
+__all__ = ["Claim", "LeaseConflict", "expire_leases", "heartbeat", "next_item", "release", "skip", "submit"]

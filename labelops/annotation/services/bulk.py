@@ -74,6 +74,7 @@ from labelops.annotation.models import (
 )
 from labelops.audit.models import AuditEvent
 from labelops.audit.services import record
+from labelops.errors import Conflict
 from labelops.items.models import Item, ItemState, Split
 from labelops.learning.models import Cluster, ModelVersion, Proposal
 from labelops.projects.models import Project, QualityRules
@@ -98,14 +99,11 @@ EXCLUSION_REASONS = {
 CHUNK = 500
 
 
-class BatchClosed(Exception):
+class BatchClosed(Conflict):
     """An action on a batch that is no longer verifying (accepted, rejected
-    or cancelled). The API answers 409 with `message` and `code`."""
+    or cancelled): a 409."""
 
-    def __init__(self, message: str, code: str = "batch_closed"):
-        super().__init__(message)
-        self.message = message
-        self.code = code
+    default_code = "batch_closed"
 
 
 def sample_size(rate: float, n: int) -> int:

@@ -24,9 +24,9 @@ from django.utils import timezone
 
 from labelops.annotation.models import Lease, LeaseOutcome, ReviewReason
 from labelops.annotation.services import queue_sql
-from labelops.annotation.services.errors import LeaseConflict
 from labelops.annotation.services.review import send_to_review
 from labelops.audit.services import record
+from labelops.errors import Conflict
 from labelops.items.models import Item, ItemState, Split
 from labelops.projects.models import Project
 from labelops.projects.project_settings import ProjectSettings
@@ -44,6 +44,14 @@ SKIP_OUTCOMES = {
     # must not behave differently from other items).
     "drop": LeaseOutcome.DROPPED,
 }
+
+
+
+class LeaseConflict(Conflict):
+    """The lease is closed (submitted, skipped, released, expired by the
+    sweeper) or past its expiry, so it cannot be submitted, skipped,
+    heartbeated or released (a 409 with `message` and `code`)."""
+
 
 # Leases closed per transaction by the sweep.
 EXPIRE_BATCH = 500

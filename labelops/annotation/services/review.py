@@ -78,8 +78,8 @@ from labelops.annotation.models import (
 )
 from labelops.annotation.services import bulk, leases  # modules: leases imports this one too
 from labelops.annotation.services.agreement import item_agreement, taxonomy_parents
-from labelops.annotation.services.errors import ReviewConflict
 from labelops.audit.services import record
+from labelops.errors import Conflict, Forbidden
 from labelops.items.models import Item, ItemState, Split
 from labelops.projects.models import Project, TaskType
 
@@ -118,14 +118,17 @@ def send_to_review(item: Item, reason: str, *, details: dict | None = None,
     return task
 
 
-class ReviewForbidden(Exception):
-    """A reviewer may not decide this item (they annotated it). The API
-    answers 403 with `message` and `code`; nothing is written."""
+class ReviewConflict(Conflict):
+    """A review decision on an item that is not waiting for one (no open
+    review task, `not_in_review`) or that another reviewer holds
+    (`review_leased`): a 409."""
 
-    def __init__(self, message: str, code: str):
-        super().__init__(message)
-        self.message = message
-        self.code = code
+    default_code = "not_in_review"
+
+
+class ReviewForbidden(Forbidden):
+    """A reviewer may not decide this item (they annotated it): a 403;
+    nothing is written."""
 
 
 def _free(now: datetime) -> Q:

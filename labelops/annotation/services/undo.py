@@ -66,8 +66,7 @@ from labelops.annotation.models import (
     ReviewTask,
 )
 from labelops.annotation.services import queue_sql
-from labelops.annotation.services.errors import LeaseConflict
-from labelops.annotation.services.leases import lease_expiry, lock_item
+from labelops.annotation.services.leases import LeaseConflict, lease_expiry, lock_item
 from labelops.annotation.services.queue import MAX_LIVE_LEASES
 from labelops.audit.services import record
 from labelops.items.models import Item, ItemState, Split

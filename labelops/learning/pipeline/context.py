@@ -22,8 +22,8 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from labelops.learning import artifacts
+from labelops.learning.errors import RoundStopped
 from labelops.learning.models import FINISHED_STATES, TrainingRound
-from labelops.learning.services.rounds import RoundStopped
 
 logger = logging.getLogger(__name__)
 

@@ -28,10 +28,10 @@ from django.utils import timezone
 
 from labelops.audit.services import record
 from labelops.learning import artifacts
+from labelops.learning.errors import RoundStopped
 from labelops.learning.models import FINISHED_STATES, Cluster, ModelVersion, Proposal, RoundState, TrainingRound
 from labelops.learning.pipeline.model import has_head, multilabel
 from labelops.learning.pipeline.snapshot import Snapshot
-from labelops.learning.services.rounds import RoundStopped
 
 BATCH = 2000
 TOP_K = 5

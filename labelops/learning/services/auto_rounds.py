@@ -21,8 +21,9 @@ from django.core.exceptions import ValidationError
 
 from labelops.annotation.models import Consensus, ConsensusStatus
 from labelops.items.models import Split
+from labelops.learning.errors import RoundConflict
 from labelops.learning.models import RoundState, TrainingRound
-from labelops.learning.services.rounds import RoundConflict, start_round
+from labelops.learning.services.rounds import start_round
 from labelops.projects.models import Project
 from labelops.projects.project_settings import ProjectSettings
 

@@ -41,6 +41,7 @@ from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from labelops.audit.services import record
+from labelops.learning.errors import BrokerUnavailable, RoundConflict
 from labelops.learning.models import FINISHED_STATES, RoundState, TrainingRound
 from labelops.projects.models import Modality, Project
 from labelops.projects.project_settings import ProjectSettings
@@ -52,30 +53,6 @@ ROUND_SETTINGS = (
     "strategy", "batch_size", "pretraining", "pretraining_epochs", "pretraining_minutes",
     "fine_tune", "n_clusters", "text_encoder",
 )
-
-
-class RoundConflict(Exception):
-    """The project already has a round in flight (the API answers 409)."""
-
-    def __init__(self, message: str, code: str = "round_running"):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
-
-class BrokerUnavailable(Exception):
-    """The first step of a new round could not be handed to the broker. The
-    round is recorded as failed with this message (so nothing is left
-    `queued` forever) and the API answers 503."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-class RoundStopped(Exception):
-    """Raised inside a step when its round was cancelled, failed elsewhere,
-    or its attempt was superseded: the step stops without touching the row."""
 
 
 def round_config(project: Project, overrides: dict | None) -> dict:
