@@ -115,6 +115,12 @@ class AnnotationQuerySet(models.QuerySet):
     def active(self):
         return self.filter(discarded=False)
 
+    def answers(self, item) -> list[tuple[int, list[str]]]:
+        """(annotator id, labels) of the item's live annotations, oldest
+        first: what consensus is computed from."""
+        return [(annotator, labels) for annotator, labels in
+                self.active().filter(item=item).values_list("annotator_id", "labels").order_by("id")]
+
 
 class Annotation(models.Model):
     item = models.ForeignKey("items.Item", on_delete=models.CASCADE, related_name="annotations")

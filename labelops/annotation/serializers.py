@@ -18,9 +18,8 @@ from labelops.annotation.models import (
     ReviewTask,
 )
 from labelops.annotation.services.bulk import MAX_BATCH_ITEMS
-from labelops.annotation.services.queue import current_proposal, labelled_neighbours
 from labelops.items.api.items import ConsensusSerializer, ItemSerializer
-from labelops.learning.models import ModelVersion
+from labelops.learning.models import ModelVersion, Proposal
 
 # A day: longer is a clock or client error, not time spent on one item.
 MAX_TIME_SPENT_MS = 24 * 3600 * 1000
@@ -92,7 +91,8 @@ class QueueItemSerializer(serializers.Serializer):
 
     @extend_schema_field(NeighbourSerializer(many=True))
     def get_neighbours(self, claim) -> list[dict]:
-        return NeighbourSerializer(labelled_neighbours(claim.proposal), many=True).data
+        neighbours = claim.proposal.labelled_neighbours() if claim.proposal is not None else []
+        return NeighbourSerializer(neighbours, many=True).data
 
 
 class LeaseSerializer(serializers.ModelSerializer):
@@ -138,9 +138,8 @@ class ReviewTaskSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ShownProposalSerializer(allow_null=True))
     def get_proposal(self, task) -> dict | None:
-        active = (ModelVersion.objects.filter(project_id=task.item.project_id, is_active=True)
-                  .values_list("round_id", flat=True).first())
-        proposal = current_proposal(task.item, active)
+        active = ModelVersion.objects.active_round_id(task.item.project_id)
+        proposal = Proposal.objects.shown_with(task.item, active)
         return ShownProposalSerializer(proposal).data if proposal else None
 
     def get_consensus(self, task) -> ConsensusSerializer(allow_null=True):

@@ -7,6 +7,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from labelops.items.models import Item, Split
+
 
 class RoundState(models.TextChoices):
     QUEUED = "queued", "Queued"
@@ -94,6 +96,13 @@ class TrainingRound(models.Model):
         }
 
 
+class ModelVersionQuerySet(models.QuerySet):
+    def active_round_id(self, project_id: int) -> int | None:
+        """The round of the project's active model (its ranking and
+        proposals are what the queue serves), or None before the first."""
+        return self.filter(project_id=project_id, is_active=True).values_list("round_id", flat=True).first()
+
+
 class ModelVersion(models.Model):
     """The model a successful round produced. Exactly one is active per project."""
 
@@ -102,6 +111,8 @@ class ModelVersion(models.Model):
     is_active = models.BooleanField(default=False)
     metrics = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ModelVersionQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
@@ -137,6 +148,25 @@ class ProposalSource(models.TextChoices):
     IMPORTED = "imported", "Imported prediction"
 
 
+class ProposalQuerySet(models.QuerySet):
+    def shown_with(self, item, active_round_id: int | None) -> Proposal | None:
+        """The proposal shown with `item`: none for holdout items (labelled
+        blind); else the active round's if it has labels (a cold-start round
+        ranks without proposing), else the newest imported one (no round).
+        Proposals of earlier rounds are never shown. The queue's claim
+        statement applies the same rule in SQL
+        (`labelops.annotation.services.queue_sql`)."""
+        if item.split == Split.HOLDOUT:
+            return None
+        imported = models.Q(round__isnull=True)
+        proposals = self.filter(item=item)
+        if active_round_id is None:
+            return proposals.filter(imported).order_by("-id").first()
+        of_round = models.Q(round_id=active_round_id) & ~models.Q(labels=[])
+        return (proposals.filter(of_round | imported)
+                .order_by(models.Case(models.When(round_id=active_round_id, then=0), default=1), "-id").first())
+
+
 class Proposal(models.Model):
     """A model's suggested labels for an item, with the scores that rank it."""
 
@@ -166,5 +196,19 @@ class Proposal(models.Model):
             models.Index(fields=["item", "-id"], name="proposal_item_idx"),
         ]
 
+    objects = ProposalQuerySet.as_manager()
+
     def __str__(self):
         return f"proposal {self.labels} for item {self.item_id}"
+
+    def labelled_neighbours(self) -> list[dict]:
+        """The approved items nearest to this proposal's item, as the round
+        that proposed found them: id, text, labels and cosine similarity,
+        nearest first. Only pool items are ever stored there (never gold
+        answers), and holdout items have no proposal, so nothing here gives a
+        check away."""
+        if not self.neighbours:
+            return []
+        ids = [n["item"] for n in self.neighbours]
+        texts = dict(Item.objects.filter(pk__in=ids, project_id=self.item.project_id).values_list("id", "text"))
+        return [{**n, "text": texts[n["item"]]} for n in self.neighbours if n["item"] in texts]

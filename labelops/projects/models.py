@@ -87,6 +87,32 @@ class Project(models.Model):
             return membership.role
         return Role.LEAD if user.is_superuser else None
 
+    def check_answer(self, labels, version: TaxonomyVersion | None = None) -> TaxonomyVersion:
+        """The active taxonomy version (`version` if the caller has read it),
+        if `labels` is a valid answer in it: a list of distinct keys of that
+        version, exactly one for a single-label project, at least one
+        otherwise. Raises `ValidationError` naming the offending labels."""
+        version = version if version is not None else self.active_taxonomy()
+        if version is None:
+            raise ValidationError({"labels": "this project has no taxonomy yet"})
+        if not isinstance(labels, list) or not all(isinstance(key, str) for key in labels):
+            raise ValidationError({"labels": "labels must be a list of label keys"})
+        if not labels:
+            raise ValidationError({"labels": "give at least one label"})
+        duplicates = sorted({key for key in labels if labels.count(key) > 1})
+        if duplicates:
+            raise ValidationError({"labels": f"label(s) given more than once: {', '.join(duplicates)}"})
+        known = version.keys()
+        unknown = [key for key in labels if key not in known]
+        if unknown:
+            raise ValidationError(
+                {"labels": f"label(s) not in the active taxonomy (v{version.number}): {', '.join(unknown)}"}
+            )
+        if self.task == TaskType.SINGLE_LABEL and len(labels) != 1:
+            raise ValidationError(
+                {"labels": f"this is a single-label project: give exactly one label, not {len(labels)}"})
+        return version
+
     def active_taxonomy(self) -> TaxonomyVersion | None:
         return self.taxonomy_versions.order_by("-number").first()
 

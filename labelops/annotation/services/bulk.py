@@ -40,7 +40,7 @@ Sampled items keep the consensus their annotators gave them either way.
 queue as on a rejection.
 
 Locking: `create_batch` locks the candidate item rows (in id order, `FOR NO
-KEY UPDATE`, as `lock_item` does) and re-checks eligibility on them, so a
+KEY UPDATE`, as `Item.objects.lock` does) and re-checks eligibility on them, so a
 `next_item` claiming one of them meanwhile either finishes first (the item
 has a lease and is left out) or skips it (`SKIP LOCKED`). The partial unique
 constraint `one_open_bulk_batch_per_item` backs the "one open batch" rule.
@@ -131,8 +131,7 @@ def cluster_items(project: Project, cluster_id) -> tuple[Cluster, list[int]]:
     """The cluster (of the active model's round) and its item ids. Raises
     `ValidationError` for a cluster of another project or of an older round
     (its membership no longer describes the corpus as the model sees it)."""
-    active_round = ModelVersion.objects.filter(project=project, is_active=True).values_list(
-        "round_id", flat=True).first()
+    active_round = ModelVersion.objects.active_round_id(project.pk)
     cluster = Cluster.objects.filter(pk=cluster_id, round__project=project).select_related("round").first()
     if cluster is None:
         raise ValidationError({"cluster": f"cluster {cluster_id} is not a cluster of this project"})
@@ -172,11 +171,9 @@ def create_batch(*, project: Project, actor, labels: list[str], cluster_id: int 
     item not of this project, an ineligible selected item, nothing eligible,
     too many items); nothing is written then. Locks the candidate item rows
     in id order."""
-    from labelops.annotation.services.submit import check_labels
-
     if (cluster_id is None) == (item_ids is None):
         raise ValidationError({"detail": "give exactly one of `cluster` or `items`"})
-    version = check_labels(project, labels)
+    version = project.check_answer(labels)
     cluster = None
     if cluster_id is not None:
         cluster, candidates = cluster_items(project, cluster_id)

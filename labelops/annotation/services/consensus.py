@@ -46,11 +46,10 @@ from labelops.annotation.models import (
 )
 from labelops.annotation.services import bulk
 from labelops.annotation.services.agreement import item_agreement, majority_vote, taxonomy_parents
-from labelops.annotation.services.queue import current_proposal
 from labelops.annotation.services.review import send_to_review
 from labelops.audit.services import record
 from labelops.items.models import Item, ItemState
-from labelops.learning.models import ModelVersion
+from labelops.learning.models import ModelVersion, Proposal
 from labelops.projects.models import Project, QualityRules, TaskType, TaxonomyVersion
 
 
@@ -62,18 +61,12 @@ def on_overlap_reached(item: Item, *, project: Project, version: TaxonomyVersion
     over the project, its active taxonomy version and its rules it has read
     already. Not called for gold items (see `gold.check_gold`). `bulk_check`:
     see `settle`."""
-    answers = _answers(item)
+    answers = Annotation.objects.answers(item)
     multi = project.task == TaskType.MULTI_LABEL
     order = [key for key, _ in version.label_tree]
     vote = majority_vote([labels for _, labels in answers], order, multi=multi)
     settle(item, project, version, answers, vote.labels, ConsensusMethod.MAJORITY, tie=vote.tie, rules=rules,
            bulk_check=bulk_check)
-
-
-def _answers(item: Item) -> list[tuple[int, list[str]]]:
-    """(annotator id, labels) of the item's live annotations."""
-    return [(annotator, labels) for annotator, labels in
-            Annotation.objects.active().filter(item=item).values_list("annotator_id", "labels").order_by("id")]
 
 
 def settle(item: Item, project: Project, version: TaxonomyVersion, answers: list[tuple[int, list[str]]],
@@ -141,9 +134,7 @@ def settle(item: Item, project: Project, version: TaxonomyVersion, answers: list
 def _agreed_trigger(item: Item, rules: QualityRules, labels: list[str], annotators: list[int]) -> str | None:
     """The review trigger that fires for an agreed consensus, if any."""
     if rules.review_model_disagreement:
-        active_round = ModelVersion.objects.filter(project_id=item.project_id, is_active=True).values_list(
-            "round_id", flat=True).first()
-        proposal = current_proposal(item, active_round)
+        proposal = Proposal.objects.shown_with(item, ModelVersion.objects.active_round_id(item.project_id))
         if (proposal is not None and proposal.confidence is not None
                 and proposal.confidence >= rules.model_disagreement_confidence
                 and set(proposal.labels) != set(labels)):

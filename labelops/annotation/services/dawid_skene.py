@@ -75,11 +75,10 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from labelops.annotation.models import Annotation, Consensus, ConsensusMethod
-from labelops.annotation.services.consensus import _answers, settle
-from labelops.annotation.services.leases import lock_item
+from labelops.annotation.services.consensus import settle
 from labelops.audit.models import AuditEvent
 from labelops.audit.services import record
-from labelops.items.models import ItemState, Split
+from labelops.items.models import Item, ItemState, Split
 from labelops.projects.models import Project, TaskType
 
 logger = logging.getLogger(__name__)
@@ -179,8 +178,8 @@ def _settle_one(project, version, item_id: int, labels: list[str],
                 fitted_on: list[tuple[int, list[str]]]) -> int:
     """Settle one item by Dawid-Skene under its row lock, unless it changed
     since the fit or a run already did (module docstring); 1 if settled."""
-    item = lock_item(item_id)
-    answers = _answers(item)
+    item = Item.objects.lock(item_id)
+    answers = Annotation.objects.answers(item)
     if item.state == ItemState.IN_REVIEW or sorted(answers) != sorted(fitted_on):
         return 0  # changed since the fit: the next run sees it
     consensus = Consensus.objects.filter(item=item).first()

@@ -5,7 +5,7 @@ Every lease that closes gives its slot back to the item
 
 Locking, shared with `submit`: a service that changes one lease locks the
 lease row first (`SELECT ... FOR UPDATE`), then its item row (`FOR NO KEY
-UPDATE`, see `lock_item`), so two actions on one lease serialise and the
+UPDATE`, see `Item.objects.lock`), so two actions on one lease serialise and the
 second sees the first's outcome. The expiry
 sweep takes expired leases with `SKIP LOCKED` (a lease being submitted right
 now is left alone) and closes each with a conditional update, so two sweeps,
@@ -16,7 +16,7 @@ writers run one at a time and the same reasoning holds.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import F
@@ -29,7 +29,6 @@ from labelops.audit.services import record
 from labelops.errors import Conflict
 from labelops.items.models import Item, ItemState, Split
 from labelops.projects.models import Project
-from labelops.projects.project_settings import ProjectSettings
 
 # What `skip` does under each `ProjectSettings.skip_policy`.
 SKIP_OUTCOMES = {
@@ -57,10 +56,6 @@ class LeaseConflict(Conflict):
 EXPIRE_BATCH = 500
 
 
-def lease_expiry(config: ProjectSettings, now: datetime) -> datetime:
-    return now + timedelta(minutes=config.lease_minutes)
-
-
 def lock_live_lease(lease_id: int, annotator, action: str, now: datetime, project: Project | None = None) -> Lease:
     """Lock the annotator's lease row and check that it may still `action`:
     a closed lease or one past its expiry raises `LeaseConflict`. Another
@@ -84,26 +79,17 @@ def lock_live_lease(lease_id: int, annotator, action: str, now: datetime, projec
     return lease
 
 
-def lock_item(item_id: int) -> Item:
-    """Lock an item row for a counter or state change. `FOR NO KEY UPDATE`:
-    it does not block (nor wait for) inserts of rows that reference the item,
-    such as another annotator's annotation, which take a KEY SHARE lock on
-    it; a plain `FOR UPDATE` would, and two submits of one item could then
-    deadlock."""
-    return queue_sql.lock_item(item_id)
-
-
 def close_lease(lease: Lease, outcome: str, now: datetime, *, annotated: bool = False, item: Item | None = None,
                 state: str | None = None) -> Item:
     """Close a lease the caller has locked and give its slot back; with
     `annotated`, count the annotation that came with it; with `state`, move
     the item to it in the same update. `item` is the lease's item if the
-    caller has locked it already (`lock_item`). Returns the locked, updated
+    caller has locked it already (`Item.objects.lock`). Returns the locked, updated
     item."""
     lease.closed_at, lease.outcome = now, outcome
     lease.save(update_fields=["closed_at", "outcome"])
     if item is None:
-        item = lock_item(lease.item_id)
+        item = Item.objects.lock(lease.item_id)
     item.active_lease_count -= 1
     fields = ["active_lease_count"]
     if annotated:
@@ -124,7 +110,7 @@ def heartbeat(*, lease_id: int, annotator, project: Project | None = None) -> Le
     now = timezone.now()
     lease = lock_live_lease(lease_id, annotator, "heartbeat", now, project)
     project = project or Project.objects.get(items__leases=lease)
-    lease.heartbeat_at, lease.expires_at = now, lease_expiry(project.config, now)
+    lease.heartbeat_at, lease.expires_at = now, project.config.lease_expiry(now)
     lease.save(update_fields=["heartbeat_at", "expires_at"])
     return lease
 

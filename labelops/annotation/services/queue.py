@@ -66,12 +66,12 @@ from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Case, Count, F, Q, When
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from labelops.annotation.models import Lease, reopenable
 from labelops.annotation.services import queue_sql
-from labelops.annotation.services.leases import expire_leases, lease_expiry
+from labelops.annotation.services.leases import expire_leases
 from labelops.audit.services import record
 from labelops.items.models import Item, Split
 from labelops.learning.models import Proposal
@@ -167,7 +167,7 @@ def _claim(project: Project, annotator, rng, prefetch: bool) -> Claim | None:
 
     # The claim query read which proposal to show (`queue_sql`): fetch it only if there is one.
     proposal = Proposal.objects.get(pk=item.shown_proposal) if item.shown_proposal is not None else None
-    lease, reopened = _open_lease(item, annotator, proposal, lease_expiry(project.config, now), now)
+    lease, reopened = _open_lease(item, annotator, proposal, project.config.lease_expiry(now), now)
     Item.objects.filter(pk=item.pk).update(active_lease_count=F("active_lease_count") + 1)
     item.active_lease_count += 1
     record(actor=annotator, verb="lease.claim", obj=lease, project=project,
@@ -185,39 +185,6 @@ def _gold_due(project: Project, annotator, ratio: float, rng) -> bool:
         served=Count("id"), gold=Count("id", filter=Q(item__split=Split.GOLD))
     )
     return counts["gold"] + rng.random() < ratio * (counts["served"] + 1)
-
-
-def current_proposal(item: Item, active_round_id: int | None) -> Proposal | None:
-    """The proposal shown with `item`: none for holdout items (labelled
-    blind); else the active model's round's, or the newest imported one."""
-    if item.split == Split.HOLDOUT:
-        return None
-    return _shown_proposals(Proposal.objects.filter(item=item), active_round_id).first()
-
-
-def _shown_proposals(proposals, active_round_id: int | None):
-    """`proposals` (of one item) that may be shown with it, the one to show
-    first: the active round's if it has labels (a cold-start round ranks
-    without proposing), then imported ones (no round), newest first.
-    Proposals of earlier rounds are never shown."""
-    imported = Q(round__isnull=True)
-    if active_round_id is None:
-        return proposals.filter(imported).order_by("-id")
-    of_round = Q(round_id=active_round_id) & ~Q(labels=[])
-    return proposals.filter(of_round | imported).order_by(
-        Case(When(round_id=active_round_id, then=0), default=1), "-id")
-
-
-def labelled_neighbours(proposal: Proposal | None) -> list[dict]:
-    """The approved items nearest to the proposal's item, as the round that
-    proposed found them: id, text, labels and cosine similarity, nearest
-    first. Only pool items are ever stored there (never gold answers), and
-    holdout items have no proposal, so nothing here gives a check away."""
-    if proposal is None or not proposal.neighbours:
-        return []
-    ids = [n["item"] for n in proposal.neighbours]
-    texts = dict(Item.objects.filter(pk__in=ids, project_id=proposal.item.project_id).values_list("id", "text"))
-    return [{**n, "text": texts[n["item"]]} for n in proposal.neighbours if n["item"] in texts]
 
 
 def _open_lease(item: Item, annotator, proposal: Proposal | None, expires_at: datetime,

@@ -2,8 +2,8 @@
 a queue request (`project_for_queue`), the claim of `next_item` (the first
 item an annotator may be served from one source of the queue, locked:
 `lock_first`, after `lock_annotator_leases`), the lease a submit, skip,
-heartbeat or release acts on (`lock_lease`) and an item's row lock
-(`lock_item`).
+heartbeat or release acts on (`lock_lease`). (An item's row lock is
+`Item.objects.lock`, written as SQL for the same reason.)
 
 Why SQL rather than the ORM: they run on every queue request, and the ORM
 spent most of their time building and compiling querysets (the claim's
@@ -27,7 +27,7 @@ The rules are the queue's (see `labelops.annotation.services.queue`):
 - `reopenable` comes along: whether the annotator has a lease row on the
   item to reopen rather than insert;
 - `shown_proposal`: the id of the proposal to show with it, the rule of
-  `queue.current_proposal` for one item: none for holdout items; else the
+  `Proposal.objects.shown_with` for one item: none for holdout items; else the
   active round's proposal if it has labels, else the newest imported one.
 
 Locking: on PostgreSQL the row is taken `FOR NO KEY UPDATE SKIP LOCKED`, so
@@ -312,23 +312,3 @@ def lock_annotator_leases(annotator_id: int, project_id: int, now: datetime) -> 
     with connection.cursor() as cursor:
         cursor.execute(_annotator_sql(connection.vendor)[1], params)
         return [lease_id for (lease_id,) in cursor.fetchall()]
-
-
-# --- An item's row lock (`leases.lock_item`) ----------------------------------------------
-
-
-@cache
-def _item_sql(vendor: str) -> str:
-    columns = ", ".join(field.column for field in Item._meta.concrete_fields)
-    lock = " FOR NO KEY UPDATE" if vendor == "postgresql" else ""
-    return f"SELECT {columns} FROM {Item._meta.db_table} WHERE id = %s{lock}"
-
-
-def lock_item(item_id: int) -> Item:
-    """The item, its row locked `FOR NO KEY UPDATE` (see `leases.lock_item`
-    for why that strength). Raises `Item.DoesNotExist`. Call inside a
-    transaction."""
-    item = next(iter(Item.objects.raw(_item_sql(connection.vendor), [item_id])), None)
-    if item is None:
-        raise Item.DoesNotExist(f"no item {item_id}")
-    return item

@@ -76,7 +76,7 @@ from labelops.annotation.models import (
     ReviewDecision,
     ReviewTask,
 )
-from labelops.annotation.services import bulk, leases  # modules: leases imports this one too
+from labelops.annotation.services import bulk
 from labelops.annotation.services.agreement import item_agreement, taxonomy_parents
 from labelops.audit.services import record
 from labelops.errors import Conflict, Forbidden
@@ -88,7 +88,7 @@ def send_to_review(item: Item, reason: str, *, details: dict | None = None,
                    annotation: Annotation | None = None, actor=None,
                    consensus: Consensus | None = None) -> ReviewTask:
     """Open (or add `reason` to) the item's review task. The caller holds the
-    item row lock (`leases.lock_item`) and saves nothing else about it: this
+    item row lock (`Item.objects.lock`) and saves nothing else about it: this
     sets `in_review` on pool and holdout items and takes back an `approved`
     consensus (it is `agreed` again until a reviewer accepts it). A caller
     that has just written the item's `consensus` passes it, and it is
@@ -159,7 +159,7 @@ def next_review(project: Project, reviewer) -> ReviewTask | None:
             .select_for_update(skip_locked=True, no_key=True, of=("self",)).first())
     if task is None:
         return None
-    expires_at = leases.lease_expiry(project.config, now)
+    expires_at = project.config.lease_expiry(now)
     # Belt and braces: the row is locked, so this only fails if the lock did not hold (it always does on
     # PostgreSQL, and SQLite runs one writer at a time); then the caller asks again.
     if not ReviewTask.objects.open().filter(_free(now), pk=task.pk).update(leased_to=reviewer,
@@ -220,16 +220,14 @@ def decide(*, project: Project, item: Item, reviewer, decision: str, labels: lis
     with no consensus to accept (a tie, or a dropped item: fix or reject
     instead). Nothing is written then. Locks the item row, then the item's
     open task rows."""
-    from labelops.annotation.services.submit import check_labels
-
-    item = leases.lock_item(item.pk)
+    item = Item.objects.lock(item.pk)
     task = _task_to_decide(item, reviewer, timezone.now())
     if decision not in ReviewDecision.values:
         raise ValidationError({"decision": f"decision must be one of {', '.join(ReviewDecision.values)}"})
     if decision == ReviewDecision.FIX:
         if not labels:
             raise ValidationError({"labels": "a fix needs your labels"})
-        version = check_labels(project, labels)
+        version = project.check_answer(labels)
     elif labels:
         raise ValidationError({"labels": "labels are only given with a fix"})
     if decision == ReviewDecision.REJECT and not comment.strip():

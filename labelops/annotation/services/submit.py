@@ -10,36 +10,10 @@ from django.utils import timezone
 
 from labelops.annotation.models import Annotation, AnnotationSource, LeaseOutcome
 from labelops.annotation.services import consensus, dawid_skene, gold
-from labelops.annotation.services.leases import close_lease, lock_item, lock_live_lease
+from labelops.annotation.services.leases import close_lease, lock_live_lease
 from labelops.audit.services import record
-from labelops.items.models import ItemState, Split
-from labelops.projects.models import Project, TaskType, TaxonomyVersion
-
-
-def check_labels(project: Project, labels) -> TaxonomyVersion:
-    """The active taxonomy version, if `labels` is a valid answer in it: a
-    list of distinct keys of that version, exactly one for a single-label
-    project, at least one otherwise. Errors name the offending labels."""
-    # The queue views read the active version with the project's row (`queue_sql.project_for_queue`).
-    version = project.queue_taxonomy if hasattr(project, "queue_taxonomy") else project.active_taxonomy()
-    if version is None:
-        raise ValidationError({"labels": "this project has no taxonomy yet"})
-    if not isinstance(labels, list) or not all(isinstance(key, str) for key in labels):
-        raise ValidationError({"labels": "labels must be a list of label keys"})
-    if not labels:
-        raise ValidationError({"labels": "give at least one label"})
-    duplicates = sorted({key for key in labels if labels.count(key) > 1})
-    if duplicates:
-        raise ValidationError({"labels": f"label(s) given more than once: {', '.join(duplicates)}"})
-    known = version.keys()
-    unknown = [key for key in labels if key not in known]
-    if unknown:
-        raise ValidationError(
-            {"labels": f"label(s) not in the active taxonomy (v{version.number}): {', '.join(unknown)}"}
-        )
-    if project.task == TaskType.SINGLE_LABEL and len(labels) != 1:
-        raise ValidationError({"labels": f"this is a single-label project: give exactly one label, not {len(labels)}"})
-    return version
+from labelops.items.models import Item, ItemState, Split
+from labelops.projects.models import Project
 
 
 def _may_be_in_bulk_batch(project: Project, lease) -> bool:
@@ -87,12 +61,13 @@ def submit(*, lease_id: int, annotator, labels: list[str], time_spent_ms: int | 
     """
     now = timezone.now()
     lease = lock_live_lease(lease_id, annotator, "submit", now, project)
-    item = lock_item(lease.item_id)  # before the annotation's insert takes a KEY SHARE lock on it
+    item = Item.objects.lock(lease.item_id)  # before the annotation's insert takes a KEY SHARE lock on it
     if project is None:
         project = Project.objects.select_related("rules").get(pk=item.project_id)
     item.project = project  # what consensus and review read as `item.project`: no second fetch
     rules = project.rules
-    version = check_labels(project, labels)
+    # The queue views read the active version with the project's row (`queue_sql.project_for_queue`).
+    version = project.check_answer(labels, getattr(project, "queue_taxonomy", None))
     proposal = lease.proposal
     if from_proposal and proposal is None:
         raise ValidationError({"from_proposal": "no proposal was shown with this item"})

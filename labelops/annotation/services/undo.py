@@ -66,7 +66,7 @@ from labelops.annotation.models import (
     ReviewTask,
 )
 from labelops.annotation.services import queue_sql
-from labelops.annotation.services.leases import LeaseConflict, lease_expiry, lock_item
+from labelops.annotation.services.leases import LeaseConflict
 from labelops.annotation.services.queue import MAX_LIVE_LEASES
 from labelops.audit.services import record
 from labelops.items.models import Item, ItemState, Split
@@ -113,7 +113,7 @@ def undo(*, annotation: Annotation, annotator) -> Undone:
         raise UndoConflict(
             f"too late to undo annotation {annotation.pk}: its lease ended at {lease.expires_at.isoformat()}",
             code="undo_expired")
-    item = lock_item(item.pk)
+    item = Item.objects.lock(item.pk)
     rules = QualityRules.objects.get(project=project)
     gold = item.split == Split.GOLD
     _check_open(item, annotation, rules, gold)
@@ -128,7 +128,7 @@ def undo(*, annotation: Annotation, annotator) -> Undone:
     Annotation.objects.filter(pk=annotation.pk).update(discarded=True)
     annotation.discarded = True
     lease.closed_at, lease.outcome = None, ""
-    lease.expires_at, lease.heartbeat_at = lease_expiry(project.config, now), now
+    lease.expires_at, lease.heartbeat_at = project.config.lease_expiry(now), now
     lease.save(update_fields=["closed_at", "outcome", "expires_at", "heartbeat_at"])
     item.annotation_count = max(item.annotation_count - 1, 0)
     item.active_lease_count += 1

@@ -27,6 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from labelops.audit.services import record
+from labelops.items.models import Item
 from labelops.learning import artifacts
 from labelops.learning.errors import RoundStopped
 from labelops.learning.models import FINISHED_STATES, Cluster, ModelVersion, Proposal, RoundState, TrainingRound
@@ -74,7 +75,6 @@ def send_suspects_to_review(ctx) -> int:
     round is done: a crash here loses some review tasks, never the round,
     and a re-run opens no task twice (`send_to_review` adds to an open one)."""
     from labelops.annotation.models import Consensus, ConsensusStatus, ReviewReason
-    from labelops.annotation.services.leases import lock_item
     from labelops.annotation.services.review import send_to_review
 
     if "label_errors" not in ctx.round.artifacts:
@@ -82,7 +82,7 @@ def send_suspects_to_review(ctx) -> int:
     sent = 0
     for suspect in artifacts.load_json(ctx.path("label_errors.json")):
         with transaction.atomic():
-            item = lock_item(suspect["item"])
+            item = Item.objects.lock(suspect["item"])
             consensus = Consensus.objects.filter(item=item, status=ConsensusStatus.APPROVED).first()
             if consensus is not None and consensus.labels == [suspect["given"]]:
                 send_to_review(item, ReviewReason.SUSPECTED_ERROR, details={**suspect, "round": ctx.round.number})
