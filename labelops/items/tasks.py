@@ -11,6 +11,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from labelops.items.importing.errors import ImportFailed
+from labelops.items.importing.jobs import RUN_IMPORT_TASK
 from labelops.items.importing.pipeline import run_import
 from labelops.items.importing.storage import resolve_source
 from labelops.items.models import ImportJob, JobState
@@ -18,7 +19,7 @@ from labelops.items.models import ImportJob, JobState
 logger = logging.getLogger(__name__)
 
 
-@shared_task
+@shared_task(name=RUN_IMPORT_TASK)
 def run_import_job(job_id: int) -> None:
     """Run one queued import job.
 

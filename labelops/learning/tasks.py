@@ -1,7 +1,7 @@
 """Celery tasks of training rounds: thin wrappers over the round services.
 
 `run_round_step(round_id, step, attempt)` runs one step of a round on the
-step's queue (see `labelops.learning.pipeline`). It takes ids, re-fetches,
+step's queue (see `labelops.learning.steps`). It takes ids, re-fetches,
 and does nothing when the round is gone, finished, or no longer at that
 (step, attempt): a duplicate or redelivered message is harmless. A step
 that raises fails the round with its error (the active model keeps
@@ -18,14 +18,15 @@ from celery import shared_task
 
 from labelops.learning.errors import RoundStopped
 from labelops.learning.models import FINISHED_STATES, TrainingRound
-from labelops.learning.pipeline import STEP_WEIGHTS, STEPS, run_step
+from labelops.learning.pipeline import run_step
 from labelops.learning.pipeline.context import StepContext
 from labelops.learning.services import auto_rounds, retention, rounds
+from labelops.learning.steps import RUN_STEP_TASK, STEP_WEIGHTS, STEPS
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task
+@shared_task(name=RUN_STEP_TASK)
 def run_round_step(round_id: int, step: str, attempt: int) -> str | None:
     training_round = rounds.claim_step(round_id, step, attempt)
     if training_round is None:

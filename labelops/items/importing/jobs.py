@@ -11,10 +11,10 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from labelops.celery import app
 from labelops.items.importing.options import ImportOptions, check_format_fits
 from labelops.items.importing.storage import save_upload
 from labelops.items.models import ImportFormat, ImportJob, JobState
-from labelops.items.tasks import run_import_job
 from labelops.projects.models import Project
 
 UPLOAD_EXTENSIONS = {
@@ -23,6 +23,11 @@ UPLOAD_EXTENSIONS = {
     ImportFormat.IMAGES_ZIP: "zip",
     ImportFormat.LABEL_STUDIO: "json",
 }
+
+
+# The worker's task (`labelops.items.tasks.run_import_job`), sent by name:
+# this service does not import the task module that imports it.
+RUN_IMPORT_TASK = "labelops.items.tasks.run_import_job"
 
 
 class ImportNotQueued(Exception):
@@ -81,7 +86,7 @@ def submit_import(*, actor, project: Project, upload: UploadedFile, options: Imp
 
 def _enqueue(job: ImportJob) -> None:
     try:
-        run_import_job.delay(job.pk)
+        app.send_task(RUN_IMPORT_TASK, args=[job.pk])
     except Exception as exc:  # any broker failure (connection refused, full disk, ...) fails the job loudly
         reason = f"{type(exc).__name__}: {exc}"
         ImportJob.objects.filter(pk=job.pk).update(

@@ -1,6 +1,6 @@
 """Starting, advancing, cancelling and recovering training rounds.
 
-A round is a chain of steps (`pipeline.STEPS`), each run by one Celery task
+A round is a chain of steps (`labelops.learning.steps`), each run by one Celery task
 on its own queue. The database, not the broker, says which step is in
 flight: `TrainingRound.step` and `.attempt`. Every hand-over is a
 conditional update on those two columns, so:
@@ -41,8 +41,10 @@ from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from labelops.audit.services import record
+from labelops.celery import app
 from labelops.learning.errors import BrokerUnavailable, RoundConflict
 from labelops.learning.models import FINISHED_STATES, RoundState, TrainingRound
+from labelops.learning.steps import RUN_STEP_TASK, STEP_QUEUES, STEP_STATES, STEPS, next_step
 from labelops.projects.models import Modality, Project
 from labelops.projects.project_settings import ProjectSettings
 
@@ -97,8 +99,6 @@ def start_round(*, project: Project, actor, overrides: dict | None = None, trigg
     `RoundConflict` naming the round in flight. The first task is sent after
     the transaction commits, so the worker always finds the row.
     """
-    from labelops.learning.pipeline import STEPS
-
     config = round_config(project, overrides)
     version = project.active_taxonomy()
     if version is None:
@@ -128,8 +128,6 @@ def start_round(*, project: Project, actor, overrides: dict | None = None, trigg
 
 
 def _send_first_step(training_round: TrainingRound) -> None:
-    from labelops.learning.pipeline import STEPS
-
     try:
         send_step(training_round.pk, STEPS[0], 1)
     except Exception as error:  # the broker is down or misconfigured: say so, leave nothing stuck
@@ -144,20 +142,14 @@ def initial_progress() -> dict:
 
 def send_step(round_id: int, step: str, attempt: int) -> None:
     """Publish the task that runs `step` of a round, on the step's queue."""
-    from labelops.celery import app
-    from labelops.learning.pipeline import STEP_QUEUES
-    from labelops.learning.tasks import run_round_step
-
     # Sent by name through the project's app, so it never depends on which
     # Celery apps a web process happens to have registered the task with.
-    app.send_task(run_round_step.name, args=[round_id, step, attempt], queue=STEP_QUEUES[step])
+    app.send_task(RUN_STEP_TASK, args=[round_id, step, attempt], queue=STEP_QUEUES[step])
 
 
 def claim_step(round_id: int, step: str, attempt: int) -> TrainingRound | None:
     """The round, if (step, attempt) is still the one in flight and no live
     worker holds it; else None (a stale or duplicate message)."""
-    from labelops.learning.pipeline import STEP_STATES
-
     now = timezone.now()
     stale_before = now - timedelta(seconds=settings.ROUND_STALL_SECONDS)
     claimed = (
@@ -185,8 +177,6 @@ def release_step(training_round: TrainingRound) -> None:
 def advance(training_round: TrainingRound, finished_step: str) -> str | None:
     """Hand the round from `finished_step` to the next step; returns it, or
     None when another worker already advanced it or the round stopped."""
-    from labelops.learning.pipeline import next_step
-
     nxt = next_step(finished_step)
     if nxt is None:
         return None
