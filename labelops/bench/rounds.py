@@ -67,7 +67,7 @@ def create_project(approved: int, seed: int):
     holdout item labelled as the dataset says."""
     from django.contrib.auth import get_user_model
 
-    from labelops.annotation.models import Consensus, ConsensusMethod, ConsensusStatus, FinalLabel
+    from labelops.annotation.models import Consensus, ConsensusMethod, ConsensusStatus
     from labelops.demo.management.commands.load_demo import FIXTURE, Command, intent_name
     from labelops.items.models import Item, ItemState, Split
     from labelops.projects import services as project_services
@@ -94,15 +94,13 @@ def create_project(approved: int, seed: int):
     pool = [i for i in items if i[2] == Split.POOL]
     chosen = {i[0] for i in rng.sample(pool, min(approved, len(pool)))}
     chosen |= {i[0] for i in items if i[2] == Split.HOLDOUT}
-    consensus, finals = [], []
+    consensus = []
     for item_id, text, _ in items:
         label = truth.get(" ".join(text.split()))
         if item_id in chosen and label is not None:
             consensus.append(Consensus(item_id=item_id, labels=[label], method=ConsensusMethod.MAJORITY,
                                        agreement=1.0, status=ConsensusStatus.APPROVED, taxonomy_version=version))
-            finals.append(FinalLabel(item_id=item_id, key=label))
-    Consensus.objects.bulk_create(consensus, batch_size=2000)
-    FinalLabel.objects.bulk_create(finals, batch_size=2000)
+    Consensus.objects.put_new(consensus, batch_size=2000)
     Item.objects.filter(pk__in=[c.item_id for c in consensus]).update(state=ItemState.APPROVED)
     # The dataset's answer for every item whose text survived import unchanged
     # (PII scrubbing rewrites a few), for the simulated annotators.

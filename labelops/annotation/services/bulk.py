@@ -70,7 +70,6 @@ from labelops.annotation.models import (
     Consensus,
     ConsensusMethod,
     ConsensusStatus,
-    FinalLabel,
 )
 from labelops.audit.models import AuditEvent
 from labelops.audit.services import record
@@ -315,12 +314,11 @@ def _approve_held(batch: BulkBatch, held: list[int], actor) -> list[int]:
             continue
         Item.objects.filter(pk__in=chunk).update(state=ItemState.APPROVED)
         batch.entries.filter(item_id__in=chunk).update(outcome=BulkItemOutcome.APPROVED)
-        rows = Consensus.objects.bulk_create([
+        rows = Consensus.objects.put_new([
             Consensus(item_id=pk, labels=list(batch.labels), method=ConsensusMethod.BULK, agreement=None,
                       status=ConsensusStatus.APPROVED, taxonomy_version_id=batch.taxonomy_version_id)
             for pk in chunk
         ])
-        FinalLabel.objects.bulk_create([FinalLabel(item_id=pk, key=key) for pk in chunk for key in batch.labels])
         # `record` once per row would be a round trip per item: the same
         # events in one insert (every supported database returns the new
         # primary keys from a bulk insert).

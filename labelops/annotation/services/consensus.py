@@ -41,7 +41,6 @@ from labelops.annotation.models import (
     Consensus,
     ConsensusMethod,
     ConsensusStatus,
-    FinalLabel,
     ReviewReason,
 )
 from labelops.annotation.services import bulk
@@ -103,20 +102,8 @@ def settle(item: Item, project: Project, version: TaxonomyVersion, answers: list
         if review_reason is None:
             status = ConsensusStatus.APPROVED
 
-    # Not update_or_create: under the item lock a plain read then insert or
-    # update is race-free, and it saves the savepoints and the second read.
-    consensus = Consensus.objects.filter(item=item).first()
-    before = consensus.to_dict() if consensus is not None else None
-    fields = {"labels": list(labels), "method": method, "agreement": agreement, "status": status,
-              "taxonomy_version": version, "review": None}
-    if consensus is None:
-        consensus = Consensus.objects.create(item=item, **fields)
-    else:
-        for name, value in fields.items():
-            setattr(consensus, name, value)
-        consensus.save()
-    FinalLabel.objects.filter(item=item).exclude(key__in=labels).delete()
-    FinalLabel.objects.bulk_create([FinalLabel(item=item, key=key) for key in labels], ignore_conflicts=True)
+    consensus, before = Consensus.objects.put(item.pk, labels=labels, method=method, agreement=agreement,
+                                              status=status, taxonomy_version=version, review=None)
     record(actor=actor, verb="consensus.settle", obj=consensus, project=project, before=before,
            after={**consensus.to_dict(), "annotations": len(answers), "review_reason": review_reason})
 

@@ -69,7 +69,6 @@ from labelops.annotation.models import (
     Consensus,
     ConsensusMethod,
     ConsensusStatus,
-    FinalLabel,
     Lease,
     LeaseOutcome,
     Review,
@@ -281,11 +280,8 @@ def _fix(item: Item, project: Project, version, labels: list[str], review: Revie
     if answers:
         agreement = round(item_agreement(answers, labels, taxonomy_parents(version),
                                          multi=project.task == TaskType.MULTI_LABEL), 6)
-    consensus, _ = Consensus.objects.update_or_create(
-        item=item, defaults={"labels": labels, "method": ConsensusMethod.REVIEW, "agreement": agreement,
-                             "status": ConsensusStatus.APPROVED, "taxonomy_version": version, "review": review})
-    FinalLabel.objects.filter(item=item).delete()
-    FinalLabel.objects.bulk_create([FinalLabel(item=item, key=key) for key in labels])
+    consensus, _ = Consensus.objects.put(item.pk, labels=labels, method=ConsensusMethod.REVIEW, agreement=agreement,
+                                         status=ConsensusStatus.APPROVED, taxonomy_version=version, review=review)
     _set_state(item, ItemState.APPROVED)
     return consensus
 
@@ -303,8 +299,7 @@ def _reject(item: Item, review: Review, only: Annotation | None) -> None:
     item.annotation_count = max(item.annotation_count - count, 0)
     fields = ["annotation_count"]
     if item.split != Split.GOLD:
-        Consensus.objects.filter(item=item).delete()
-        FinalLabel.objects.filter(item=item).delete()
+        Consensus.objects.clear(item.pk)
         item.state = ItemState.IN_PROGRESS if item.annotation_count else ItemState.UNLABELLED
         fields.append("state")
     item.save(update_fields=fields)

@@ -97,7 +97,6 @@ from labelops.annotation.models import (
     AgreementSnapshot,
     Annotation,
     Consensus,
-    FinalLabel,
     Lease,
     LeaseOutcome,
     ReviewTask,
@@ -275,8 +274,7 @@ def _send_back(project: Project, item: Item, demote: bool, consensus_dropped: bo
     live.update(discarded=True)
     Lease.objects.filter(item=item, annotator_id__in=[a["annotator_id"] for a in discarded],
                          outcome=LeaseOutcome.SUBMITTED).update(outcome=LeaseOutcome.REJECTED)
-    Consensus.objects.filter(item=item).delete()
-    FinalLabel.objects.filter(item=item).delete()
+    Consensus.objects.clear(item.pk)
     summary.review_tasks_closed += ReviewTask.objects.open().filter(item=item).update(closed_at=timezone.now())
     if demote:
         item.split, item.gold_labels = Split.HOLDOUT, None
@@ -327,10 +325,7 @@ def _migrate_consensus(project, consensuses, consensus_labels, new_version, acto
             carried.append(consensus.pk)
             continue
         before = consensus.to_dict()
-        Consensus.objects.filter(pk=consensus.pk).update(labels=labels, taxonomy_version=new_version,
-                                                         updated_at=timezone.now())
-        FinalLabel.objects.filter(item_id=consensus.item_id).delete()
-        FinalLabel.objects.bulk_create([FinalLabel(item_id=consensus.item_id, key=key) for key in labels])
+        Consensus.objects.put(consensus.item_id, labels=labels, taxonomy_version=new_version)
         summary.consensus_relabelled += 1
         record(actor=actor, verb="consensus.migrate", obj=consensus, project=project, before=before,
                after={**before, "labels": labels, "taxonomy_version": new_version.pk})

@@ -34,7 +34,6 @@ from labelops.annotation.models import (
     Consensus,
     ConsensusMethod,
     ConsensusStatus,
-    FinalLabel,
 )
 from labelops.audit.services import record
 from labelops.items.importing.errors import ImportFailed
@@ -426,7 +425,7 @@ class _Importer:
         ids = self.writer.insert(rows)
 
         report = self.report
-        consensus, final_labels, annotations, proposals = [], [], [], []
+        consensus, annotations, proposals = [], [], []
         for prepared, row, item_id in zip(fresh, rows, ids, strict=True):
             report.by_split[row["split"]] += 1
             if prepared.labels:
@@ -436,7 +435,6 @@ class _Importer:
                         item_id=item_id, labels=prepared.labels, method=ConsensusMethod.GOLD,
                         status=ConsensusStatus.APPROVED, taxonomy_version=self.version,
                     ))
-                    final_labels.extend(FinalLabel(item_id=item_id, key=key) for key in prepared.labels)
                 else:
                     annotations.append(Annotation(
                         item_id=item_id, annotator=self.actor, labels=prepared.labels,
@@ -447,8 +445,7 @@ class _Importer:
                     item_id=item_id, round=None, source=ProposalSource.IMPORTED, labels=prediction.labels,
                     confidence=prediction.score,
                 ))
-        Consensus.objects.bulk_create(consensus)
-        FinalLabel.objects.bulk_create(final_labels)
+        Consensus.objects.put_new(consensus)
         Annotation.objects.bulk_create(annotations)
         Proposal.objects.bulk_create(proposals)
 
