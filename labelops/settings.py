@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "labelops.projects",
     "labelops.items",
     "labelops.annotation",
+    "labelops.quality",
     "labelops.learning",
     "labelops.demo",
     "labelops.web",

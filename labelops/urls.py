@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("labelops.projects.urls")),
     path("", include("labelops.items.urls")),
     path("", include("labelops.annotation.urls")),
+    path("", include("labelops.quality.urls")),
     path("", include("labelops.learning.urls")),
     path("", include("labelops.learning.cluster_urls")),
 ]

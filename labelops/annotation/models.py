@@ -304,7 +304,7 @@ class Review(models.Model):
 
 
 class ReviewReason(models.TextChoices):
-    """What sent an item to review (see `labelops.annotation.services.review`)."""
+    """What sent an item to review (see `labelops.quality.services.review`)."""
 
     DISPUTED = "disputed", "Disputed (a tie between annotators)"
     LOW_AGREEMENT = "low_agreement", "Agreement below the threshold"
@@ -429,7 +429,7 @@ class AnnotatorStats(models.Model):
 
 class AgreementSnapshot(models.Model):
     """A project's agreement metrics as last computed (see
-    `labelops.annotation.services.metrics`): served as is, refreshed by a
+    `labelops.quality.services.metrics`): served as is, refreshed by a
     Celery task once enough new annotations have come in."""
 
     project = models.OneToOneField("projects.Project", on_delete=models.CASCADE, related_name="agreement")
@@ -476,7 +476,7 @@ class BulkBatchQuerySet(models.QuerySet):
 class BulkBatch(models.Model):
     """Labels applied to many items at once (a cluster or a selection),
     pending verification by a sample that annotators label like any item.
-    See `labelops.annotation.services.bulk`.
+    See `labelops.quality.services.bulk`.
 
     The rules (`sample_rate`, `max_error_rate`) and the taxonomy version are
     copied at creation, so a rules edit cannot change how a running batch is

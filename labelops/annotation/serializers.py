@@ -6,20 +6,8 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from labelops.annotation.models import (
-    Annotation,
-    BulkBatch,
-    BulkBatchItem,
-    Consensus,
-    Lease,
-    Review,
-    ReviewDecision,
-    ReviewReason,
-    ReviewTask,
-)
-from labelops.annotation.services.bulk import MAX_BATCH_ITEMS
-from labelops.items.api.items import ConsensusSerializer, ItemSerializer
-from labelops.learning.models import ModelVersion, Proposal
+from labelops.annotation.models import Annotation, Lease, Review
+from labelops.items.api.items import ItemSerializer
 
 # A day: longer is a clock or client error, not time spent on one item.
 MAX_TIME_SPENT_MS = 24 * 3600 * 1000
@@ -114,135 +102,6 @@ class SubmitSerializer(StrictInput):
 
 class SkipSerializer(StrictInput):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
-
-
-# --- The review queue ------------------------------------------------------------
-
-
-class ReviewTaskSerializer(serializers.ModelSerializer):
-    """An item waiting for review, with everything needed to decide it."""
-
-    item = ItemSerializer()
-    reasons = serializers.ListField(child=serializers.ChoiceField(choices=ReviewReason.choices))
-    consensus = serializers.SerializerMethodField()
-    annotations = serializers.SerializerMethodField()
-    gold_labels = serializers.SerializerMethodField(help_text="The known answer, for gold failures; else null.")
-    proposal = serializers.SerializerMethodField(
-        help_text="The active model's proposal for the item (or an imported one); null when there is none.")
-
-    class Meta:
-        model = ReviewTask
-        fields = ["id", "item", "reasons", "details", "consensus", "annotations", "gold_labels", "proposal",
-                  "lease_expires_at", "created_at"]
-        read_only_fields = fields
-
-    @extend_schema_field(ShownProposalSerializer(allow_null=True))
-    def get_proposal(self, task) -> dict | None:
-        active = ModelVersion.objects.active_round_id(task.item.project_id)
-        proposal = Proposal.objects.shown_with(task.item, active)
-        return ShownProposalSerializer(proposal).data if proposal else None
-
-    def get_consensus(self, task) -> ConsensusSerializer(allow_null=True):
-        consensus = Consensus.objects.filter(item=task.item).select_related("taxonomy_version").first()
-        return ConsensusSerializer(consensus).data if consensus else None
-
-    def get_annotations(self, task) -> AnnotationSerializer(many=True):
-        """The annotation under review (gold failures), else the item's live annotations."""
-        annotations = Annotation.objects.active().filter(item=task.item).select_related(
-            "annotator", "taxonomy_version", "rejected_by")
-        if task.annotation_id is not None:
-            annotations = annotations.filter(pk=task.annotation_id)
-        return AnnotationSerializer(annotations, many=True).data
-
-    def get_gold_labels(self, task) -> serializers.ListField(child=serializers.CharField(), allow_null=True):
-        return task.item.gold_labels if task.annotation_id is not None else None
-
-
-class DecideSerializer(StrictInput):
-    decision = serializers.ChoiceField(choices=ReviewDecision.choices)
-    labels = serializers.ListField(child=serializers.CharField(), required=False, allow_empty=False,
-                                   help_text="With fix: the final labels (keys of the active taxonomy).")
-    comment = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="",
-                                    help_text="Required with reject: the annotators see it.")
-
-
-class ReviewSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Review
-        fields = ["id", "item", "reviewer", "decision", "labels", "comment", "reason", "created_at"]
-        read_only_fields = fields
-
-
-# --- Agreement metrics -------------------------------------------------------------
-
-
-class AgreementSerializer(serializers.Serializer):
-    """The stored agreement snapshot (see `labelops.annotation.services.metrics`)."""
-
-    computed_at = serializers.DateTimeField(allow_null=True, help_text="When the metrics were computed; "
-                                            "null until the first computation finishes.")
-    pending_annotations = serializers.IntegerField(help_text="Annotations newer than the snapshot.")
-    refresh_queued = serializers.BooleanField(help_text="True if this request queued a recomputation.")
-    metrics = serializers.DictField(help_text="units, items, annotations, fleiss_kappa, krippendorff_alpha, "
-                                    "krippendorff_alpha_taxonomy, bootstrap (95% intervals), per_label, pairs "
-                                    "(Cohen's kappa), gold_accuracy.")
-
-
-# --- Bulk labelling ----------------------------------------------------------------
-
-
-class BulkBatchCreateSerializer(StrictInput):
-    """A cluster or a selection of items, and the labels to apply to them."""
-
-    cluster = serializers.IntegerField(required=False, help_text="A cluster id of the active model's round; "
-                                       "its ineligible items are left out and counted in `excluded`.")
-    items = serializers.ListField(child=serializers.IntegerField(), required=False, allow_empty=False,
-                                  max_length=MAX_BATCH_ITEMS, help_text="Item ids of this project; any ineligible one is a 400 naming it.")
-    labels = serializers.ListField(child=serializers.CharField(), allow_empty=False,
-                                   help_text="Keys of the active taxonomy; exactly one in a single-label project.")
-
-    def validate(self, attrs):
-        if ("cluster" in attrs) == ("items" in attrs):
-            raise serializers.ValidationError("give exactly one of `cluster` (an id) or `items` (a list of ids)")
-        return attrs
-
-
-class BulkHeldSerializer(serializers.Serializer):
-    pending = serializers.IntegerField(help_text="Waiting for the sample's verdict.")
-    approved = serializers.IntegerField(help_text="Approved with the batch labels.")
-    requeued = serializers.IntegerField(help_text="Back in the queue (batch rejected or cancelled).")
-
-
-class BulkBatchItemSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = BulkBatchItem
-        fields = ["item", "outcome", "verified_labels"]
-        read_only_fields = fields
-
-
-class BulkBatchSerializer(serializers.ModelSerializer):
-    """A batch and its progress: `verified_count` of `sample_size` sampled
-    items have their consensus, `error_count` of them differ from `labels`.
-    Expects a batch from `BulkBatch.objects.with_progress()`."""
-
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    taxonomy_version = serializers.IntegerField(source="taxonomy_version.number", read_only=True)
-    sample = BulkBatchItemSerializer(source="sample_entries", many=True, read_only=True,
-                                     help_text="The sampled items, with their outcome and their consensus.")
-    held = serializers.SerializerMethodField(help_text="How many held (unsampled) items are pending, approved "
-                                             "and requeued.")
-
-    class Meta:
-        model = BulkBatch
-        fields = [
-            "id", "labels", "taxonomy_version", "cluster", "created_by", "state", "sample_rate", "max_error_rate",
-            "item_count", "sample_size", "verified_count", "error_count", "error_rate", "excluded", "created_at",
-            "resolved_at", "sample", "held",
-        ]
-        read_only_fields = fields
-
-    def get_held(self, batch) -> BulkHeldSerializer:
-        return {"pending": batch.held_pending, "approved": batch.held_approved, "requeued": batch.held_requeued}
 
 
 # --- The queue's look-ahead and undo -------------------------------------------------

@@ -7,9 +7,6 @@ import logging
 from celery import shared_task
 
 from labelops.annotation.services import expire_leases as expire_leases_service
-from labelops.annotation.services.dawid_skene import recompute_dawid_skene as recompute_dawid_skene_service
-from labelops.annotation.services.metrics import refresh_snapshot
-from labelops.projects.models import Project
 
 logger = logging.getLogger(__name__)
 
@@ -25,35 +22,3 @@ def expire_leases() -> int:
     if closed:
         logger.info("closed %s expired lease(s)", closed)
     return closed
-
-
-@shared_task
-def recompute_dawid_skene(project_id: int) -> int:
-    """Refine a project's consensus by Dawid-Skene (`default` queue).
-
-    Queued by `submit` once enough new annotations came in, or by a lead
-    (see `labelops.annotation.services.dawid_skene`). Takes the project id
-    and re-fetches it; a project that is gone is skipped quietly. Safe to
-    run twice, even at once: the service settles an item only under its row
-    lock, and only if its Dawid-Skene labels differ from its consensus."""
-    project = Project.objects.filter(pk=project_id).first()
-    if project is None:
-        logger.info("project %s is gone: no Dawid-Skene pass", project_id)
-        return 0
-    settled = recompute_dawid_skene_service(project)
-    logger.info("Dawid-Skene settled %s item(s) of project %s", settled, project_id)
-    return settled
-
-
-@shared_task
-def refresh_agreement(project_id: int) -> None:
-    """Recompute a project's agreement metrics snapshot (`default` queue).
-
-    Takes the project id and re-fetches it; a project that is gone is
-    skipped quietly. Safe to run twice (it overwrites the snapshot with the
-    same numbers); see `labelops.annotation.services.metrics`."""
-    project = Project.objects.filter(pk=project_id).first()
-    if project is None:
-        logger.info("project %s is gone: no agreement refresh", project_id)
-        return
-    refresh_snapshot(project)

@@ -158,7 +158,7 @@ def accept_suspects(project, reviewer) -> int:
     review: the dataset's labels are the truth here, so each is accepted and
     goes back into training (otherwise every round would train on fewer)."""
     from labelops.annotation.models import ReviewDecision, ReviewReason, ReviewTask
-    from labelops.annotation.services.review import decide
+    from labelops.quality.services.review import decide
 
     accepted = 0
     for task in ReviewTask.objects.open().filter(item__project=project).select_related("item"):

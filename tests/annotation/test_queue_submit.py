@@ -9,10 +9,11 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from labelops.annotation.models import Annotation, Lease, LeaseOutcome
-from labelops.annotation.services import LeaseConflict, consensus, next_item, submit
+from labelops.annotation.services import LeaseConflict, next_item, submit
 from labelops.audit.models import AuditEvent
 from labelops.items.models import ItemState, Split
 from labelops.projects import services as project_services
+from labelops.quality.services import consensus
 from tests.annotation.conftest import Always, activate_round, import_proposal, make_items, set_rules
 
 pytestmark = pytest.mark.django_db
@@ -164,3 +165,24 @@ def test_gold_submissions_keep_the_gold_state(queue_project, lead, annotator, ho
     submit(lease_id=claim.lease.pk, annotator=annotator, labels=["billing"])
     assert snapshot(gold) == (ItemState.APPROVED, 1, 0)
     assert hook_calls == []
+
+
+def test_an_answer_nobody_judges_is_refused_and_nothing_is_written(project, annotator):
+    """The queue's signals must reach the quality rules: with the receiver
+    gone (the quality app not installed), submit fails loudly and rolls back."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from labelops.annotation.signals import answer_submitted
+
+    (item,) = make_items(project, 1)
+    claim = next_item(project=project, annotator=annotator)
+    assert answer_submitted.disconnect(dispatch_uid="quality.on_answer_submitted")
+    try:
+        with pytest.raises(ImproperlyConfigured, match="labelops.quality"):
+            submit(lease_id=claim.lease.pk, annotator=annotator, labels=["bug"])
+    finally:
+        from labelops.quality.services.answers import on_answer_submitted
+
+        answer_submitted.connect(on_answer_submitted, dispatch_uid="quality.on_answer_submitted")
+    assert not Annotation.objects.filter(item=item).exists()
+    assert Lease.objects.get(pk=claim.lease.pk).closed_at is None

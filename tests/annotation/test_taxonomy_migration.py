@@ -21,12 +21,12 @@ from labelops.annotation.models import (
     ReviewTask,
 )
 from labelops.annotation.services import next_item, submit, taxonomy_migration
-from labelops.annotation.services.metrics import compute_metrics, refresh_snapshot
 from labelops.audit.models import AuditEvent
 from labelops.items.models import Item, ItemState, Split
 from labelops.learning.models import Proposal
 from labelops.projects import services as project_services
 from labelops.projects.models import Label, MappingKind, TaxonomyMapping, TaxonomyVersion
+from labelops.quality.services.metrics import compute_metrics, refresh_snapshot
 from tests.annotation.conftest import Always, import_proposal, label_item, make_items, set_rules
 from tests.conftest import require
 

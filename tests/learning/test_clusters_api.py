@@ -13,11 +13,11 @@ from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 
-from labelops.annotation.services import bulk
 from labelops.items.models import Item, ItemState, Split
 from labelops.learning import cluster_urls
 from labelops.learning.models import Cluster, Proposal
 from labelops.projects import services as project_services
+from labelops.quality.services import bulk
 from tests.annotation.conftest import activate_round, make_items, set_rules
 
 pytestmark = pytest.mark.django_db

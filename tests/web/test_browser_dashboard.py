@@ -13,7 +13,6 @@ import time
 
 import pytest
 
-from labelops.annotation.tasks import refresh_agreement
 from labelops.items.models import Split
 
 # Imported before the Celery app is finalized, so its tasks are registered
@@ -23,6 +22,7 @@ from labelops.items.models import Split
 from labelops.learning import tasks as learning_tasks  # noqa: F401
 from labelops.learning.models import RoundState, TrainingRound
 from labelops.learning.services import rounds
+from labelops.quality.tasks import refresh_agreement
 from tests.annotation.conftest import label_item, make_items, set_rules
 from tests.conftest import filesystem_broker_options
 from tests.learning.conftest import round_project  # noqa: F401 (fixture)

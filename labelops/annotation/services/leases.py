@@ -22,9 +22,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from labelops.annotation.models import Lease, LeaseOutcome, ReviewReason
+from labelops.annotation.models import Lease, LeaseOutcome
 from labelops.annotation.services import queue_sql
-from labelops.annotation.services.review import send_to_review
+from labelops.annotation.signals import DroppedItem, item_dropped, send
 from labelops.audit.services import record
 from labelops.errors import Conflict
 from labelops.items.models import Item, ItemState, Split
@@ -38,7 +38,7 @@ SKIP_OUTCOMES = {
     # `REQUEUE_LATER_AFTER`, to this annotator again (the lease row is reopened).
     "requeue_later": LeaseOutcome.SKIPPED_LATER,
     # The item leaves the queue for everyone: it goes to review (reason
-    # `dropped`, see `review.send_to_review`), so a reviewer decides what it
+    # `dropped`: `signals.item_dropped`, received by the quality rules), so a reviewer decides what it
     # is (fix) or sends it back (reject). Gold items stay as they are (they
     # must not behave differently from other items).
     "drop": LeaseOutcome.DROPPED,
@@ -143,8 +143,7 @@ def skip(*, lease_id: int, annotator, project: Project | None = None, policy: st
     item = close_lease(lease, SKIP_OUTCOMES[policy], now)
     before_state = item.state
     if policy == "drop" and item.split != Split.GOLD and item.state in (ItemState.UNLABELLED, ItemState.IN_PROGRESS):
-        send_to_review(item, ReviewReason.DROPPED, details={"annotator": annotator.pk, "reason": reason},
-                       actor=annotator)
+        send(item_dropped, drop=DroppedItem(item=item, annotator=annotator, reason=reason))
     record(actor=annotator, verb="lease.skip", obj=lease, project=project,
            after={**lease.to_dict(), "policy": policy, "reason": reason,
                   "item_state": {"before": before_state, "after": item.state}})

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from labelops.annotation.models import Annotation, AnnotationSource, LeaseOutcome
-from labelops.annotation.services import consensus, dawid_skene, gold
 from labelops.annotation.services.leases import close_lease, lock_live_lease
+from labelops.annotation.signals import SubmittedAnswer, answer_submitted, send
 from labelops.audit.services import record
 from labelops.items.models import Item, ItemState, Split
 from labelops.projects.models import Project
@@ -44,11 +42,11 @@ def submit(*, lease_id: int, annotator, labels: list[str], time_spent_ms: int | 
 
     Counters move together: `annotation_count + 1`, `active_lease_count - 1`.
     A pool or holdout item becomes `in_progress`, or `labelled` when it
-    reaches `rules.overlap`, which calls `consensus.on_overlap_reached` in
-    this transaction. Gold items keep their state; the answer is checked
-    against the known one (`gold.check_gold`, in this transaction). Once
-    committed, a Dawid-Skene pass is queued if enough annotations came in
-    (`dawid_skene.schedule_after_submit`).
+    reaches `rules.overlap`; gold items keep their state. Then the quality
+    rules take the answer, in this transaction (`signals.answer_submitted`,
+    received by `labelops.quality.services.answers`): consensus when the
+    item reached the overlap, the gold check of a gold item, and (once
+    committed) the project's recomputations.
 
     `project` is the lease's project if the caller has read it already (the
     queue views, with its rules joined): a lease of another project is then
@@ -57,7 +55,8 @@ def submit(*, lease_id: int, annotator, labels: list[str], time_spent_ms: int | 
     Raises `LeaseConflict` (closed, submitted before, expired),
     `Lease.DoesNotExist` (another user's lease) and `ValidationError` (bad
     labels); nothing is written then. Locks the lease row, then the item
-    row (then, for gold items, the annotator's stats row).
+    row (then what the quality rules lock: for gold items the annotator's
+    stats row, for a sampled item of a bulk batch the batch row).
     """
     now = timezone.now()
     lease = lock_live_lease(lease_id, annotator, "submit", now, project)
@@ -95,11 +94,8 @@ def submit(*, lease_id: int, annotator, labels: list[str], time_spent_ms: int | 
             "item_state": {"before": before_state, "after": item.state},
         },
     )
-    if reached:
-        consensus.on_overlap_reached(item, project=project, version=version, rules=rules,
-                                     bulk_check=_may_be_in_bulk_batch(project, lease))
-    if item.split == Split.GOLD:
-        gold.check_gold(project=project, item=item, annotation=annotation, rules=rules, now=now)
-    # After the commit: the pass must see this annotation, and the check stays out of the item lock.
-    transaction.on_commit(partial(dawid_skene.schedule_after_submit, project.pk, annotation.pk))
+    # The quality rules judge the answer in this transaction (`labelops.quality.services.answers`).
+    send(answer_submitted, answer=SubmittedAnswer(
+        annotation=annotation, item=item, project=project, version=version, reached_overlap=reached,
+        may_be_in_bulk_batch=_may_be_in_bulk_batch(project, lease), now=now))
     return annotation

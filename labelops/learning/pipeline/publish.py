@@ -75,7 +75,7 @@ def send_suspects_to_review(ctx) -> int:
     round is done: a crash here loses some review tasks, never the round,
     and a re-run opens no task twice (`send_to_review` adds to an open one)."""
     from labelops.annotation.models import Consensus, ConsensusStatus, ReviewReason
-    from labelops.annotation.services.review import send_to_review
+    from labelops.quality.services.review import send_to_review
 
     if "label_errors" not in ctx.round.artifacts:
         return 0

@@ -34,7 +34,7 @@ Kept current incrementally: the API serves the stored `AgreementSnapshot`
 with its time and the number of annotations newer than it (a count over
 new annotation ids only); when that reaches `REFRESH_EVERY`, or there is no
 snapshot yet, it queues the Celery task
-`labelops.annotation.tasks.refresh_agreement` (at most once per
+`labelops.quality.tasks.refresh_agreement` (at most once per
 `REQUEUE_AFTER`), which recomputes and stores the snapshot. Requests never
 compute metrics themselves.
 """
@@ -52,9 +52,9 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from labelops.annotation.models import AgreementSnapshot, Annotation, AnnotatorStats
-from labelops.annotation.services.agreement import label_credit, taxonomy_parents
 from labelops.items.models import Item, Split
 from labelops.projects.models import Project, TaskType
+from labelops.quality.services.agreement import label_credit, taxonomy_parents
 
 MAX_UNITS = 20_000
 MIN_PAIR_UNITS = 2
@@ -253,7 +253,7 @@ def pending_annotations(project: Project, snapshot: AgreementSnapshot | None) ->
 def snapshot_for_request(project: Project) -> tuple[AgreementSnapshot, int, bool]:
     """The stored snapshot, the annotations pending, and whether a refresh
     was queued by this call (when stale and none was queued recently)."""
-    from labelops.annotation.tasks import refresh_agreement
+    from labelops.quality.tasks import refresh_agreement
 
     snapshot, _ = AgreementSnapshot.objects.get_or_create(project=project)
     pending = pending_annotations(project, snapshot)

@@ -17,9 +17,9 @@ from django.utils import timezone
 
 from labelops.annotation.models import Annotation
 from labelops.annotation.services import next_item, submit
-from labelops.annotation.tasks import refresh_agreement
 from labelops.items.models import ItemState, Split
 from labelops.learning.models import RoundState, TrainingRound
+from labelops.quality.tasks import refresh_agreement
 from tests.annotation.conftest import Always, import_proposal, label_item, make_items, set_rules
 from tests.conftest import filesystem_broker_options
 

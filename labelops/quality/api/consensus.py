@@ -1,7 +1,7 @@
 """Starting a Dawid-Skene refinement of a project's consensus (leads only).
 
 The work is a Celery task on the `default` queue
-(`labelops.annotation.tasks.recompute_dawid_skene`); the request only queues it.
+(`labelops.quality.tasks.recompute_dawid_skene`); the request only queues it.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labelops.annotation.tasks import recompute_dawid_skene
 from labelops.projects.access import ProjectScopedMixin
 from labelops.projects.models import Role
+from labelops.quality.tasks import recompute_dawid_skene
 
 
 class QueuedSerializer(serializers.Serializer):

@@ -22,7 +22,7 @@ it is deterministic for the same annotations).
   majority vote would have it.
 
 It runs over the whole project, so it is a batch job (the Celery task
-`labelops.annotation.tasks.recompute_dawid_skene`, `default` queue), not a
+`labelops.quality.tasks.recompute_dawid_skene`, `default` queue), not a
 per-submit step. It settles again (see `consensus.settle`) every item that:
 
 - is a pool or holdout item with a consensus by majority or Dawid-Skene
@@ -75,11 +75,11 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from labelops.annotation.models import Annotation, Consensus, ConsensusMethod
-from labelops.annotation.services.consensus import settle
 from labelops.audit.models import AuditEvent
 from labelops.audit.services import record
 from labelops.items.models import Item, ItemState, Split
 from labelops.projects.models import Project, TaskType
+from labelops.quality.services.consensus import settle
 
 logger = logging.getLogger(__name__)
 
@@ -232,7 +232,7 @@ def schedule_after_submit(project_id: int, annotation_id: int) -> bool:
     recorded, so the next submit tries again: the annotation is saved
     by then, and failing its request would only make the annotator send it
     twice."""
-    from labelops.annotation.tasks import recompute_dawid_skene as task
+    from labelops.quality.tasks import recompute_dawid_skene as task
 
     now = timezone.now()
     below, until = _NOT_DUE.get(project_id, (0, now))

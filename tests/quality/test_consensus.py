@@ -6,17 +6,17 @@ from __future__ import annotations
 import pytest
 
 from labelops.annotation.models import Consensus, FinalLabel, ReviewTask
-from labelops.annotation.services.agreement import (
+from labelops.audit.models import AuditEvent
+from labelops.items.models import Item, ItemState
+from labelops.projects import services as project_services
+from labelops.quality.services.agreement import (
     PARTIAL_CREDIT,
     label_credit,
     majority_vote,
     similarity,
 )
-from labelops.annotation.services.dawid_skene import recompute_dawid_skene
-from labelops.annotation.tasks import recompute_dawid_skene as recompute_task
-from labelops.audit.models import AuditEvent
-from labelops.items.models import Item, ItemState
-from labelops.projects import services as project_services
+from labelops.quality.services.dawid_skene import recompute_dawid_skene
+from labelops.quality.tasks import recompute_dawid_skene as recompute_task
 from tests.annotation.conftest import activate_round, label_item, make_items, set_rules
 
 pytestmark = pytest.mark.django_db
@@ -195,7 +195,7 @@ def test_dawid_skene_leaves_items_in_review_alone(project, lead, annotator, anno
 
 
 def test_dawid_skene_leaves_a_reviewers_accept_alone(project, lead, annotators, reviewer):
-    from labelops.annotation.services.review import decide
+    from labelops.quality.services.review import decide
 
     set_rules(project, lead, overlap=3, agreement_threshold=0.7)
     (item,) = make_items(project, 1)
@@ -222,5 +222,5 @@ def test_leads_queue_a_dawid_skene_pass(project, api, lead, reviewer, outsider, 
     assert response.status_code == 202
     [message] = sorted(Path(options["data_folder_in"]).iterdir())
     envelope = json.loads(message.read_text())
-    assert envelope["headers"]["task"] == "labelops.annotation.tasks.recompute_dawid_skene"
+    assert envelope["headers"]["task"] == "labelops.quality.tasks.recompute_dawid_skene"
     assert ".default." in message.name

@@ -19,7 +19,6 @@ from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 
-from labelops.annotation import urls as annotation_urls
 from labelops.annotation.models import (
     Annotation,
     BulkBatch,
@@ -31,11 +30,13 @@ from labelops.annotation.models import (
     FinalLabel,
     Lease,
 )
-from labelops.annotation.services import bulk, next_item, release, skip, submit
+from labelops.annotation.services import next_item, release, skip, submit
 from labelops.audit.models import AuditEvent
 from labelops.items.models import Item, ItemState, Split
 from labelops.learning.models import Cluster, Proposal
 from labelops.projects import services as project_services
+from labelops.quality import urls as quality_urls
+from labelops.quality.services import bulk
 from tests.annotation.conftest import activate_round, label_item, make_items, set_rules
 from tests.conftest import require
 
@@ -417,7 +418,7 @@ def test_a_taxonomy_change_during_verification_rejects_the_batch(bulk_project, l
 
 
 def test_a_second_consensus_on_a_sampled_item_changes_nothing(bulk_project, lead, annotator):
-    from labelops.annotation.services.consensus import settle
+    from labelops.quality.services.consensus import settle
 
     items = make_items(bulk_project, 10)
     batch = bulk.create_batch(project=bulk_project, actor=lead, labels=["bug"], item_ids=[i.pk for i in items])
@@ -505,7 +506,7 @@ def test_annotators_cannot_cancel(bulk_project, api, lead, annotator, outsider):
 
 # These endpoints alone, so they are checked on their own while other views change.
 urlpatterns = [path("api/v1/", include([
-    pattern for pattern in annotation_urls.urlpatterns if pattern.name.startswith("bulk-batch")]))]
+    pattern for pattern in quality_urls.urlpatterns if pattern.name.startswith("bulk-batch")]))]
 
 
 def test_bulk_endpoints_document_without_warnings():

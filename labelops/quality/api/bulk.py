@@ -5,7 +5,7 @@ Reviewers and leads only (annotators 403, outsiders 404): a batch approves
 labels on many items at once, which is a reviewer's kind of decision, and
 its labels and sample must stay unknown to the annotators who verify it.
 Views parse, authorise and format; the work is in
-`labelops.annotation.services.bulk`. Bad input is a 400 naming the problem,
+`labelops.quality.services.bulk`. Bad input is a 400 naming the problem,
 cancelling a batch that is already resolved a 409; nothing is written then.
 """
 
@@ -13,15 +13,70 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, status
+from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labelops.annotation.models import BulkBatch
-from labelops.annotation.serializers import BulkBatchCreateSerializer, BulkBatchSerializer
-from labelops.annotation.services import bulk
+from labelops.annotation.models import BulkBatch, BulkBatchItem
+from labelops.annotation.serializers import StrictInput
 from labelops.projects.access import ProjectScopedMixin
 from labelops.projects.models import Role
+from labelops.quality.services import bulk
+from labelops.quality.services.bulk import MAX_BATCH_ITEMS
+
+
+class BulkBatchCreateSerializer(StrictInput):
+    """A cluster or a selection of items, and the labels to apply to them."""
+
+    cluster = serializers.IntegerField(required=False, help_text="A cluster id of the active model's round; "
+                                       "its ineligible items are left out and counted in `excluded`.")
+    items = serializers.ListField(child=serializers.IntegerField(), required=False, allow_empty=False,
+                                  max_length=MAX_BATCH_ITEMS, help_text="Item ids of this project; any ineligible one is a 400 naming it.")
+    labels = serializers.ListField(child=serializers.CharField(), allow_empty=False,
+                                   help_text="Keys of the active taxonomy; exactly one in a single-label project.")
+
+    def validate(self, attrs):
+        if ("cluster" in attrs) == ("items" in attrs):
+            raise serializers.ValidationError("give exactly one of `cluster` (an id) or `items` (a list of ids)")
+        return attrs
+
+
+class BulkHeldSerializer(serializers.Serializer):
+    pending = serializers.IntegerField(help_text="Waiting for the sample's verdict.")
+    approved = serializers.IntegerField(help_text="Approved with the batch labels.")
+    requeued = serializers.IntegerField(help_text="Back in the queue (batch rejected or cancelled).")
+
+
+class BulkBatchItemSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BulkBatchItem
+        fields = ["item", "outcome", "verified_labels"]
+        read_only_fields = fields
+
+
+class BulkBatchSerializer(serializers.ModelSerializer):
+    """A batch and its progress: `verified_count` of `sample_size` sampled
+    items have their consensus, `error_count` of them differ from `labels`.
+    Expects a batch from `BulkBatch.objects.with_progress()`."""
+
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    taxonomy_version = serializers.IntegerField(source="taxonomy_version.number", read_only=True)
+    sample = BulkBatchItemSerializer(source="sample_entries", many=True, read_only=True,
+                                     help_text="The sampled items, with their outcome and their consensus.")
+    held = serializers.SerializerMethodField(help_text="How many held (unsampled) items are pending, approved "
+                                             "and requeued.")
+
+    class Meta:
+        model = BulkBatch
+        fields = [
+            "id", "labels", "taxonomy_version", "cluster", "created_by", "state", "sample_rate", "max_error_rate",
+            "item_count", "sample_size", "verified_count", "error_count", "error_rate", "excluded", "created_at",
+            "resolved_at", "sample", "held",
+        ]
+        read_only_fields = fields
+
+    def get_held(self, batch) -> BulkHeldSerializer:
+        return {"pending": batch.held_pending, "approved": batch.held_approved, "requeued": batch.held_requeued}
 
 
 def batches(project):

@@ -3,7 +3,7 @@ learning curve of a project in one read.
 
 Reviewers and leads only (it compares named annotators, as the agreement
 endpoint does): annotators 403, outsiders 404. The numbers come from
-`labelops.annotation.services.dashboard`; this module only describes and
+`labelops.quality.services.dashboard`; this module only describes and
 formats them. The response shapes live here, beside their only view.
 """
 
@@ -15,10 +15,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labelops.annotation.models import AnnotationSource
-from labelops.annotation.serializers import AgreementSerializer
-from labelops.annotation.services.dashboard import project_dashboard
 from labelops.projects.access import ProjectScopedMixin
 from labelops.projects.models import Role
+from labelops.quality.api.agreement import AgreementSerializer
+from labelops.quality.services.dashboard import project_dashboard
 
 
 class SplitProgressSerializer(serializers.Serializer):

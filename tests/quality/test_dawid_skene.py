@@ -13,19 +13,19 @@ import pytest
 from django.utils import timezone
 
 from labelops.annotation.models import Consensus, ConsensusMethod
-from labelops.annotation.services import dawid_skene
-from labelops.annotation.services.dawid_skene import (
+from labelops.audit.models import AuditEvent
+from labelops.items.models import ItemState
+from labelops.projects import services as project_services
+from labelops.quality.services import dawid_skene
+from labelops.quality.services.dawid_skene import (
     QUEUE_VERB,
     RUN_VERB,
     fit_multi_label,
     recompute_dawid_skene,
     schedule_after_submit,
 )
-from labelops.annotation.services.review import decide
-from labelops.annotation.tasks import recompute_dawid_skene as recompute_task
-from labelops.audit.models import AuditEvent
-from labelops.items.models import ItemState
-from labelops.projects import services as project_services
+from labelops.quality.services.review import decide
+from labelops.quality.tasks import recompute_dawid_skene as recompute_task
 from tests.annotation.conftest import label_item, make_items, set_rules
 from tests.conftest import filesystem_broker_options
 
@@ -207,7 +207,7 @@ def test_a_pass_is_queued_after_enough_annotations(queue_project, annotators, br
     _, callbacks = submit_and_commit(queue_project, annotators[2], ["bug"], django_capture_on_commit_callbacks)
     assert len(callbacks) == 1
     [message] = broker()
-    assert message["headers"]["task"] == "labelops.annotation.tasks.recompute_dawid_skene"
+    assert message["headers"]["task"] == "labelops.quality.tasks.recompute_dawid_skene"
     event = AuditEvent.objects.get(verb=QUEUE_VERB)
     assert event.after == {"pending": 3, "threshold": 3, "last_annotation_id": 0}
     # While it waits to run, more submits queue nothing more.
@@ -271,7 +271,7 @@ def test_a_broker_that_is_down_is_logged_and_tried_again(queue_project, annotato
     make_items(queue_project, 6)
     annotations = [label_item(queue_project, user, ["bug"]) for user in annotators[:3]]
     use_broker("redis://127.0.0.1:9/0")  # nothing listens on port 9
-    with caplog.at_level(logging.ERROR, logger="labelops.annotation.services.dawid_skene"):
+    with caplog.at_level(logging.ERROR, logger="labelops.quality.services.dawid_skene"):
         assert schedule_after_submit(queue_project.pk, annotations[2].pk) is False
     assert "could not queue a Dawid-Skene pass" in caplog.text
     assert not AuditEvent.objects.filter(verb=QUEUE_VERB).exists()

@@ -75,12 +75,12 @@ from labelops.annotation.models import (
     ReviewDecision,
     ReviewTask,
 )
-from labelops.annotation.services import bulk
-from labelops.annotation.services.agreement import item_agreement, taxonomy_parents
 from labelops.audit.services import record
 from labelops.errors import Conflict, Forbidden
 from labelops.items.models import Item, ItemState, Split
 from labelops.projects.models import Project, TaskType
+from labelops.quality.services import bulk
+from labelops.quality.services.agreement import item_agreement, taxonomy_parents
 
 
 def send_to_review(item: Item, reason: str, *, details: dict | None = None,

@@ -28,10 +28,10 @@ from labelops.annotation.models import (
     AnnotatorStats,
     ReviewReason,
 )
-from labelops.annotation.services.review import send_to_review
 from labelops.audit.services import record
 from labelops.items.models import Item, ItemState, Split
 from labelops.projects.models import Project, QualityRules
+from labelops.quality.services.review import send_to_review
 
 SETTLED_STATES = (ItemState.LABELLED, ItemState.APPROVED, ItemState.IN_REVIEW)
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from labelops.annotation.models import AgreementSnapshot
-from labelops.annotation.services import metrics
-from labelops.annotation.tasks import refresh_agreement
+from labelops.quality.services import metrics
+from labelops.quality.tasks import refresh_agreement
 from tests.annotation.conftest import Always, label_item, make_items, set_rules
 from tests.conftest import filesystem_broker_options
 
@@ -112,7 +112,7 @@ def test_the_snapshot_is_served_and_refreshed_by_a_task(labelled, api, reviewer,
     client = api(reviewer)
     first = client.get(url(labelled)).json()
     assert (first["computed_at"], first["pending_annotations"], first["refresh_queued"]) == (None, 12, True)
-    assert queued_tasks(broker) == ["labelops.annotation.tasks.refresh_agreement"]
+    assert queued_tasks(broker) == ["labelops.quality.tasks.refresh_agreement"]
     assert client.get(url(labelled)).json()["refresh_queued"] is False  # queued once, not per request
 
     refresh_agreement(labelled.pk)

@@ -9,10 +9,10 @@ import pytest
 from django.utils import timezone
 
 from labelops.annotation.models import Review, ReviewReason, ReviewTask
-from labelops.annotation.services.review import next_review, send_to_review
 from labelops.audit.models import AuditEvent
 from labelops.items.models import ItemState, Split
 from labelops.projects import services as project_services
+from labelops.quality.services.review import next_review, send_to_review
 from tests.annotation.conftest import Always, label_item, make_items, set_rules
 
 pytestmark = pytest.mark.django_db

@@ -43,13 +43,13 @@ from labelops.annotation.models import (
     ConsensusStatus,
     ReviewReason,
 )
-from labelops.annotation.services import bulk
-from labelops.annotation.services.agreement import item_agreement, majority_vote, taxonomy_parents
-from labelops.annotation.services.review import send_to_review
 from labelops.audit.services import record
 from labelops.items.models import Item, ItemState
 from labelops.learning.models import ModelVersion, Proposal
 from labelops.projects.models import Project, QualityRules, TaskType, TaxonomyVersion
+from labelops.quality.services import bulk
+from labelops.quality.services.agreement import item_agreement, majority_vote, taxonomy_parents
+from labelops.quality.services.review import send_to_review
 
 
 def on_overlap_reached(item: Item, *, project: Project, version: TaxonomyVersion, rules: QualityRules,

@@ -36,10 +36,10 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from labelops.annotation.models import Annotation, AnnotationSource, AnnotatorStats, Lease, LeaseOutcome
-from labelops.annotation.services.metrics import snapshot_for_request
 from labelops.items.models import Item, ItemState, Split
 from labelops.learning.models import RoundState, TrainingRound
 from labelops.projects.models import Membership, Project, Role
+from labelops.quality.services.metrics import snapshot_for_request
 
 RECENT = timedelta(hours=24)
 SOURCES = [choice.value for choice in AnnotationSource]

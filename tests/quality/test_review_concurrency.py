@@ -14,10 +14,10 @@ import pytest
 from django.db import connection, connections
 
 from labelops.annotation.models import Review, ReviewReason, ReviewTask
-from labelops.annotation.services.review import decide, next_review, send_to_review
 from labelops.audit.models import AuditEvent
 from labelops.items.models import ItemState
 from labelops.projects import services as project_services
+from labelops.quality.services.review import decide, next_review, send_to_review
 from tests.annotation.conftest import make_items
 from tests.conftest import require
 
