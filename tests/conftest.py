@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.projects import services as project_services
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -75,7 +76,7 @@ def outsider(make_user):
 def project(db, lead, reviewer, annotator, annotator2):
     """A text project with a three-label taxonomy and the four member personas."""
     project = project_services.create_project(actor=lead, name="Tickets")
-    project_services.create_taxonomy_version(
+    create_taxonomy_version(
         actor=lead, project=project,
         labels=[
             {"key": "billing", "name": "Billing", "hotkey": "b"},

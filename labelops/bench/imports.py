@@ -165,13 +165,14 @@ def _baseline_seconds(path: Path) -> float:
 def _one_run(path: Path, run_number: int, keep: bool) -> dict:
     from django.contrib.auth import get_user_model
 
+    from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
     from labelops.items.importing.pipeline import run_import
     from labelops.items.models import ImportJob
     from labelops.projects import services as project_services
 
     user, _ = get_user_model().objects.get_or_create(username="bench-importer")
     project = project_services.create_project(actor=user, name=f"Import benchmark {time.strftime('%H:%M:%S')}")
-    project_services.create_taxonomy_version(actor=user, project=project, labels=[{"key": k} for k in LABELS])
+    create_taxonomy_version(actor=user, project=project, labels=[{"key": k} for k in LABELS])
     job = ImportJob.objects.create(project=project, created_by=user, format="csv", source=str(path.resolve()),
                                    original_name=path.name, options={"labels_as": "gold"})
     started = time.perf_counter()

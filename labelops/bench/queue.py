@@ -83,6 +83,7 @@ def create_project(items: int, annotators: int) -> Setup:
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
 
+    from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
     from labelops.projects import services as project_services
     from labelops.projects.models import Membership, QualityRules, Role
 
@@ -90,7 +91,7 @@ def create_project(items: int, annotators: int) -> Setup:
     User = get_user_model()
     lead, _ = User.objects.get_or_create(username="bench-queue-lead")
     project = project_services.create_project(actor=lead, name=f"Queue benchmark {time.strftime('%H:%M:%S')}")
-    project_services.create_taxonomy_version(actor=lead, project=project, labels=[{"key": k} for k in LABELS])
+    create_taxonomy_version(actor=lead, project=project, labels=[{"key": k} for k in LABELS])
     project_services.update_rules(actor=lead, project=project, overlap=OVERLAP, gold_ratio=0.0)
     insert_items(project.pk, items)
     tokens = []

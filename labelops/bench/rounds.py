@@ -68,6 +68,7 @@ def create_project(approved: int, seed: int):
     from django.contrib.auth import get_user_model
 
     from labelops.annotation.models import Consensus, ConsensusMethod, ConsensusStatus
+    from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
     from labelops.demo.management.commands.load_demo import FIXTURE, Command, intent_name
     from labelops.items.models import Item, ItemState, Split
     from labelops.projects import services as project_services
@@ -77,7 +78,7 @@ def create_project(approved: int, seed: int):
     keys = sorted({row["category"] for row in intents})
     project = project_services.create_project(actor=lead, name=f"Round benchmark {time.strftime('%H:%M:%S')}",
                                               settings={"pretraining": False})
-    project_services.create_taxonomy_version(actor=lead, project=project,
+    create_taxonomy_version(actor=lead, project=project,
                                              labels=[{"key": k, "name": intent_name(k)} for k in keys])
     loader = Command()
     gold_path, pool_path = loader.split_fixture()

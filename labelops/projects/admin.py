@@ -17,6 +17,7 @@ from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
 from django.utils.html import format_html
 
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.learning.admin import StartRoundAdminMixin
 from labelops.projects import services
 from labelops.projects.admin_scoping import LeadScopedAdminMixin, LedProjectFilter, ReadOnlyAdminMixin
@@ -265,8 +266,8 @@ class TaxonomyVersionAdmin(LeadScopedAdminMixin, admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        version = services.create_taxonomy_version(
+        version = create_taxonomy_version(
             actor=request.user, project=form.cleaned_data["project"], labels=form.cleaned_data["labels"],
             mapping=form.cleaned_data.get("mapping") or [], note=form.cleaned_data.get("note") or "",
-        )
+        ).version
         _adopt(obj, version)

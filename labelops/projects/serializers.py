@@ -249,7 +249,9 @@ class MigrationSummarySerializer(serializers.Serializer):
 
 
 class TaxonomyVersionCreatedSerializer(TaxonomyVersionDetailSerializer):
-    """A version just made, with what its mapping migrated (null for a first version)."""
+    """A version just made, with what its mapping migrated (null for a first
+    version): the response the view assembles from the detail and the
+    `MigrationSummarySerializer`."""
 
     migration = MigrationSummarySerializer(read_only=True, allow_null=True)
 

@@ -254,7 +254,8 @@ def check_taxonomy_version(
     """Validate a proposed next version without writing anything: the labels
     form a tree (unique keys and hotkeys, known parents, no cycles) and every
     label of the current version is mapped or kept. Errors name the label.
-    Takes no locks: `create_taxonomy_version` checks again under its lock."""
+    Takes no locks: `create_taxonomy_version` (in
+    `labelops.annotation.services.taxonomy_migration`) checks again under its lock."""
     specs = [LabelSpec.from_dict(data, i) for i, data in enumerate(labels)]
     if not specs:
         raise ValidationError({"labels": "a taxonomy needs at least one label"})
@@ -266,19 +267,14 @@ def check_taxonomy_version(
     return TaxonomyDraft(specs=tuple(specs), previous=previous, mapping=tuple(cleaned_mapping))
 
 
-@transaction.atomic
-def create_taxonomy_version(
-    *, actor, project: Project, labels: Iterable[dict[str, Any]], mapping: list[dict] | None = None, note: str = "",
-) -> TaxonomyVersion:
-    """Create the next taxonomy version from a full label list and a mapping
-    from the previous version. Locks the project row so two editors cannot
-    both create "version N+1"."""
-    # NO KEY UPDATE: inserts that reference the project (an annotator's first
-    # stats row, during a submit the migration waits on) must not deadlock with it.
-    Project.objects.select_for_update(no_key=True).get(pk=project.pk)
-    draft = check_taxonomy_version(project=project, labels=labels, mapping=mapping)
+def write_taxonomy_version(*, project: Project, draft: TaxonomyDraft, actor, note: str = "") -> TaxonomyVersion:
+    """Write the version `draft` describes (from `check_taxonomy_version`):
+    its labels, tree and mapping from the previous version. Nothing else:
+    the caller, `labelops.annotation.services.taxonomy_migration.
+    create_taxonomy_version`, holds the project row lock, carries the
+    project's labels into the new version and records the event, all in
+    one transaction."""
     previous = draft.previous
-
     version = TaxonomyVersion.objects.create(
         project=project, number=(previous.number + 1) if previous else 1, note=note, created_by=actor
     )
@@ -297,36 +293,7 @@ def create_taxonomy_version(
         TaxonomyMapping(to_version=version, from_version=previous, kind=m["kind"], from_key=m["from"], to_keys=m["to"])
         for m in draft.mapping
     )
-    # The project's labels move into the new version in this transaction (a
-    # local import: the annotation app builds on this one). `version.migration`
-    # is what moved (a `MigrationSummary`, counted in this event), None for a first version.
-    version.migration = None
-    if previous is not None:
-        from labelops.annotation.services.taxonomy_migration import migrate_to_version
-
-        version.migration = migrate_to_version(project=project, old_version=previous, new_version=version, actor=actor)
-    record(actor=actor, verb="taxonomy.create_version", obj=version, project=project,
-           before=previous.to_dict() if previous else None,
-           after={**version.to_dict(), "mapping": list(draft.mapping),
-                  "migration": version.migration.to_dict() if version.migration else None})
     return version
-
-
-def ensure_labels(*, actor, project: Project, keys: Iterable[str]) -> TaxonomyVersion:
-    """The active taxonomy, if it has every key in `keys`; or, for a project
-    with no taxonomy yet, a first version made of those keys (used by imports
-    of labelled data). Unknown keys against an existing taxonomy are an error."""
-    keys = sorted(set(keys))
-    current = project.active_taxonomy()
-    if current is None:
-        return create_taxonomy_version(
-            actor=actor, project=project, labels=[{"key": k, "name": k} for k in keys],
-            note="created from the labels of an import",
-        )
-    missing = [k for k in keys if k not in current.keys()]
-    if missing:
-        raise ValidationError(f"label(s) not in taxonomy v{current.number}: {', '.join(missing)}")
-    return current
 
 
 # --- Admin access for leads ------------------------------------------------------

@@ -22,12 +22,14 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.projects import services
 from labelops.projects.access import ProjectScopedMixin
 from labelops.projects.models import Label, Membership, Project, Role, TaxonomyVersion
 from labelops.projects.serializers import (
     MembershipCreateSerializer,
     MembershipSerializer,
+    MigrationSummarySerializer,
     ProjectSerializer,
     QualityRulesSerializer,
     TaxonomyVersionCreatedSerializer,
@@ -205,10 +207,11 @@ class TaxonomyVersionList(ProjectTaxonomyMixin, generics.ListCreateAPIView):
     def create(self, request, *args, **kwargs):
         incoming = TaxonomyVersionCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        created = services.create_taxonomy_version(actor=request.user, project=self.project, **incoming.validated_data)
-        version = self.with_labels(super().get_queryset()).get(pk=created.pk)
-        version.migration = created.migration
-        return Response(TaxonomyVersionCreatedSerializer(version).data, status=status.HTTP_201_CREATED)
+        created = create_taxonomy_version(actor=request.user, project=self.project, **incoming.validated_data)
+        version = self.with_labels(super().get_queryset()).get(pk=created.version.pk)
+        migration = MigrationSummarySerializer(created.migration).data if created.migration else None
+        return Response({**TaxonomyVersionDetailSerializer(version).data, "migration": migration},
+                        status=status.HTTP_201_CREATED)
 
 
 @extend_schema(tags=["taxonomy"])

@@ -8,6 +8,7 @@ import itertools
 
 import pytest
 
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.items.models import Item, ItemState, Split
 from labelops.learning.models import ModelVersion, Proposal, ProposalSource, RoundState, TrainingRound
 from labelops.projects import services as project_services
@@ -90,7 +91,7 @@ def annotators(project, lead, annotator, annotator2, make_user):
 def tree_project(db, lead, reviewer, annotator, annotator2, make_user):
     """A project with a two-level taxonomy: payments/{card, transfer}, account/{login, profile}."""
     project = project_services.create_project(actor=lead, name="Tree")
-    project_services.create_taxonomy_version(actor=lead, project=project, labels=[
+    create_taxonomy_version(actor=lead, project=project, labels=[
         {"key": "payments"}, {"key": "card", "parent": "payments"}, {"key": "transfer", "parent": "payments"},
         {"key": "account"}, {"key": "login", "parent": "account"}, {"key": "profile", "parent": "account"},
     ])

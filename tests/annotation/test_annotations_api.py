@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from labelops.annotation.models import Annotation
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.items.models import Item
 from labelops.projects import services as project_services
 
@@ -91,7 +92,7 @@ def test_item_annotations(project, lead, annotator2, api, annotations):
 
 def test_item_of_another_project_is_404(project, lead, api, annotations):
     other = project_services.create_project(actor=lead, name="Other")
-    project_services.create_taxonomy_version(actor=lead, project=other, labels=[{"key": "x", "name": "X"}])
+    create_taxonomy_version(actor=lead, project=other, labels=[{"key": "x", "name": "X"}])
     foreign = make_item(other, 1)
     annotate(foreign, lead, ["x"])
     assert api(lead).get(url(project, foreign)).status_code == 404

@@ -16,6 +16,7 @@ from django.db.models import Count, Q
 
 from labelops.annotation.models import Annotation, Consensus, ConsensusStatus, Lease, ReviewTask
 from labelops.annotation.services import next_item, submit
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.items.models import Item, ItemState
 from labelops.projects import services as project_services
 from tests.annotation.conftest import make_items, set_rules
@@ -30,7 +31,7 @@ OVERLAP = 2
 def test_fifty_annotators_at_once(transactional_db, lead, make_user):
     require(connection.vendor == "postgresql", "DATABASE_URL is not PostgreSQL")
     project = project_services.create_project(actor=lead, name="Race")
-    project_services.create_taxonomy_version(actor=lead, project=project, labels=[{"key": "a"}, {"key": "b"}])
+    create_taxonomy_version(actor=lead, project=project, labels=[{"key": "a"}, {"key": "b"}])
     set_rules(project, lead, overlap=OVERLAP)
     make_items(project, ITEMS)
     users = [make_user(f"racer{n}") for n in range(ANNOTATORS)]
@@ -102,7 +103,7 @@ def test_sweeps_and_submits_racing_on_expired_leases(transactional_db, lead, mak
 
     require(connection.vendor == "postgresql", "DATABASE_URL is not PostgreSQL")
     project = project_services.create_project(actor=lead, name="Sweep")
-    project_services.create_taxonomy_version(actor=lead, project=project, labels=[{"key": "a"}])
+    create_taxonomy_version(actor=lead, project=project, labels=[{"key": "a"}])
     set_rules(project, lead, overlap=1)
     make_items(project, 30)
     users = [make_user(f"sweeper{n}") for n in range(30)]

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from labelops.annotation.models import Annotation, Lease
 from labelops.annotation.services import next_item, release, submit
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.audit.models import AuditEvent
 from labelops.items.models import Item, ItemState, Split
 from labelops.projects import services as project_services
@@ -322,7 +323,7 @@ def test_concurrent_prefetches_of_one_annotator_hold_the_cap(transactional_db, l
 
     require(connection.vendor == "postgresql", "DATABASE_URL is not PostgreSQL")
     project = project_services.create_project(actor=lead, name="Tabs")
-    project_services.create_taxonomy_version(actor=lead, project=project, labels=[{"key": "a"}])
+    create_taxonomy_version(actor=lead, project=project, labels=[{"key": "a"}])
     set_rules(project, lead, overlap=1)
     make_items(project, 10)
     user = make_user("tabs")

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 
 from labelops.annotation.models import Annotation, Lease, LeaseOutcome
 from labelops.annotation.services import LeaseConflict, next_item, submit
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.audit.models import AuditEvent
 from labelops.items.models import ItemState, Split
 from labelops.projects import services as project_services
@@ -101,7 +102,7 @@ def test_bad_labels_are_refused_and_nothing_is_written(queue_project, annotator,
 
 def test_multi_label_projects_take_several_labels(db, lead, annotator):
     project = project_services.create_project(actor=lead, name="Multi", task="multi_label")
-    project_services.create_taxonomy_version(actor=lead, project=project, labels=[{"key": "a"}, {"key": "b"}])
+    create_taxonomy_version(actor=lead, project=project, labels=[{"key": "a"}, {"key": "b"}])
     project_services.add_member(actor=lead, project=project, user=annotator, role="annotator")
     set_rules(project, lead, overlap=1)
     make_items(project, 1)
@@ -112,7 +113,7 @@ def test_multi_label_projects_take_several_labels(db, lead, annotator):
 def test_labels_are_checked_against_the_taxonomy_active_at_submit(queue_project, lead, annotator):
     make_items(queue_project, 1)
     claim = next_item(project=queue_project, annotator=annotator)
-    project_services.create_taxonomy_version(
+    create_taxonomy_version(
         actor=lead, project=queue_project,
         labels=[{"key": "billing"}, {"key": "defect"}, {"key": "other"}],
         mapping=[{"kind": "rename", "from": "bug", "to": "defect"}],

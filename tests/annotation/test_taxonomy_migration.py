@@ -21,6 +21,7 @@ from labelops.annotation.models import (
     ReviewTask,
 )
 from labelops.annotation.services import next_item, submit, taxonomy_migration
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.audit.models import AuditEvent
 from labelops.items.models import Item, ItemState, Split
 from labelops.learning.models import Proposal
@@ -335,7 +336,7 @@ def test_a_failure_late_in_the_migration_leaves_nothing_half_done(project, lead,
     # Proposals are migrated after annotations, consensus and items were written.
     monkeypatch.setattr(taxonomy_migration, "_migrate_proposals", fail)
     with pytest.raises(RuntimeError, match="disk full"):
-        project_services.create_taxonomy_version(
+        create_taxonomy_version(
             actor=lead, project=project,
             labels=[{"key": "invoice"}, {"key": "refund"}, {"key": "defect"}, OTHER],
             mapping=[{"kind": "split", "from": "billing", "to": ["invoice", "refund"]},
@@ -355,7 +356,7 @@ def test_a_submit_during_a_migration_waits_and_meets_the_new_version(transaction
     answer in the old key can never slip in behind the migration)."""
     require(connection.vendor == "postgresql", "DATABASE_URL is not PostgreSQL (SQLite has no row locks)")
     project = project_services.create_project(actor=lead, name="Race")
-    project_services.create_taxonomy_version(actor=lead, project=project, labels=[BILLING, BUG])
+    create_taxonomy_version(actor=lead, project=project, labels=[BILLING, BUG])
     project_services.add_member(actor=lead, project=project, user=annotator, role="annotator")
     set_rules(project, lead, overlap=1)
     make_items(project, 1)
@@ -380,7 +381,7 @@ def test_a_submit_during_a_migration_waits_and_meets_the_new_version(transaction
         finally:
             connections.close_all()
 
-    migrate = threading.Thread(target=run, args=("migrate", lambda: project_services.create_taxonomy_version(
+    migrate = threading.Thread(target=run, args=("migrate", lambda: create_taxonomy_version(
         actor=lead, project=project, labels=[BILLING, {"key": "defect"}],
         mapping=[{"kind": "rename", "from": "bug", "to": ["defect"]}])))
     answer = threading.Thread(target=run, args=("submit", lambda: submit(

@@ -7,6 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.audit.models import AppendOnlyError, AuditEvent
 from labelops.audit.services import record
 from labelops.projects import services
@@ -55,7 +56,7 @@ WRITES = {
         lambda result, p, u: ({"user": u["annotator"].pk, "role": "annotator"}, None, None),
     ),
     "taxonomy.create_version": (
-        lambda p, u: services.create_taxonomy_version(
+        lambda p, u: create_taxonomy_version(
             actor=u["lead"], project=p, labels=[{"key": "billing"}, {"key": "defect"}],
             mapping=[{"kind": "rename", "from": "bug", "to": ["defect"]}, {"kind": "deprecate", "from": "other"}],
         ),

@@ -14,6 +14,7 @@ import itertools
 import pytest
 
 from labelops.annotation.models import Annotation, Consensus, FinalLabel, Review
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.items.models import Item, ItemState
 from labelops.projects import services as project_services
 
@@ -140,5 +141,5 @@ def labelled_items(project, reviewer, annotator, annotator2) -> dict[str, Item]:
 def image_project(db, lead):
     """An image project with a cat/dog taxonomy, led by `lead`."""
     project = project_services.create_project(actor=lead, name="Pets", modality="image")
-    project_services.create_taxonomy_version(actor=lead, project=project, labels=[{"key": "cat"}, {"key": "dog"}])
+    create_taxonomy_version(actor=lead, project=project, labels=[{"key": "cat"}, {"key": "dog"}])
     return project

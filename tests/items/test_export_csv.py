@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.items.exporting import ExportOptions, format_for, formats, iter_rows
 from labelops.projects import services as project_services
 
@@ -55,7 +56,7 @@ def test_status_all_leaves_missing_values_empty(project, labelled_items):
 
 def test_multi_label_is_pipe_joined(lead, make_item, finalize):
     project = project_services.create_project(actor=lead, name="Multi", task="multi_label")
-    project_services.create_taxonomy_version(
+    create_taxonomy_version(
         actor=lead, project=project, labels=[{"key": "a", "name": "A"}, {"key": "b", "name": "B"}]
     )
     finalize(make_item(project, "two"), ["a", "b"])

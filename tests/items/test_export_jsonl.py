@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.items.exporting import ExportOptions, format_for, iter_rows
 from labelops.projects import services as project_services
 
@@ -77,7 +78,7 @@ def test_split_filter(project, labelled_items):
 
 def test_multi_label_projects_export_lists(lead, make_item, finalize):
     project = project_services.create_project(actor=lead, name="Multi", task="multi_label")
-    project_services.create_taxonomy_version(
+    create_taxonomy_version(
         actor=lead, project=project, labels=[{"key": "a", "name": "A"}, {"key": "b", "name": "B"}]
     )
     finalize(make_item(project, "two", external_id="m-1"), ["a", "b"])

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.items.exporting import ExportOptions, format_for, formats, iter_rows
 from labelops.projects import services as project_services
 
@@ -48,7 +49,7 @@ def test_unlabelled_tasks_have_no_annotations_and_unapproved_are_not_ground_trut
 
 def test_multi_label_choices(lead, make_item, finalize):
     project = project_services.create_project(actor=lead, name="Multi", task="multi_label")
-    project_services.create_taxonomy_version(
+    create_taxonomy_version(
         actor=lead, project=project, labels=[{"key": "a", "name": "A"}, {"key": "b", "name": "B"}]
     )
     finalize(make_item(project, "two"), ["a", "b"])
@@ -84,7 +85,7 @@ def test_task_id_is_an_integer_external_id_else_the_item_id(project, make_item, 
 
 def test_image_projects_embed_the_image_as_a_data_uri(lead, artifact_root, make_item, finalize):
     project = project_services.create_project(actor=lead, name="Pictures", modality="image")
-    project_services.create_taxonomy_version(actor=lead, project=project, labels=[{"key": "cat", "name": "Cat"}])
+    create_taxonomy_version(actor=lead, project=project, labels=[{"key": "cat", "name": "Cat"}])
     (artifact_root / "items").mkdir(parents=True)
     (artifact_root / "items" / "a.png").write_bytes(b"\x89PNG fake bytes")
     finalize(make_item(project, file="items/a.png", content_type="image/png"), ["cat"])

@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.items.exporting import ExportOptions, ParquetFormat, iter_rows
 from labelops.projects import services as project_services
 
@@ -77,7 +78,7 @@ def test_an_empty_export_still_has_the_schema(project, tmp_path):
 
 def test_multi_label_is_a_list_column(lead, tmp_path, make_item, finalize):
     project = project_services.create_project(actor=lead, name="Multi", task="multi_label")
-    project_services.create_taxonomy_version(
+    create_taxonomy_version(
         actor=lead, project=project, labels=[{"key": "a", "name": "A"}, {"key": "b", "name": "B"}]
     )
     finalize(make_item(project, "two"), ["a", "b"])
@@ -88,7 +89,7 @@ def test_multi_label_is_a_list_column(lead, tmp_path, make_item, finalize):
 
 def test_image_projects_embed_images_that_datasets_decodes(lead, tmp_path, artifact_root, make_item, finalize):
     project = project_services.create_project(actor=lead, name="Pictures", modality="image")
-    project_services.create_taxonomy_version(
+    create_taxonomy_version(
         actor=lead, project=project, labels=[{"key": "cat", "name": "Cat"}, {"key": "dog", "name": "Dog"}]
     )
     (artifact_root / "items").mkdir(parents=True)
@@ -109,7 +110,7 @@ def test_image_projects_embed_images_that_datasets_decodes(lead, tmp_path, artif
 
 def test_an_image_whose_file_is_missing_exports_without_its_image(lead, tmp_path, artifact_root, make_item, finalize):
     project = project_services.create_project(actor=lead, name="Pictures", modality="image")
-    project_services.create_taxonomy_version(actor=lead, project=project, labels=[{"key": "cat", "name": "Cat"}])
+    create_taxonomy_version(actor=lead, project=project, labels=[{"key": "cat", "name": "Cat"}])
     finalize(make_item(project, file="items/gone.png", content_type="image/png"), ["cat"])
     path = tmp_path / "missing.parquet"
     assert export(project, path) == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.items.models import ImportJob, Item
 from labelops.projects import services as project_services
 
@@ -124,7 +125,7 @@ def test_filters_for_reviewers(project, lead, reviewer, annotator, api, make_ite
 
 def test_multi_label_filter_lists_each_item_once(lead, annotator, api, make_item, finalize):
     project = project_services.create_project(actor=lead, name="Multi", task="multi_label")
-    project_services.create_taxonomy_version(
+    create_taxonomy_version(
         actor=lead, project=project, labels=[{"key": "a", "name": "A"}, {"key": "b", "name": "B"}]
     )
     both = make_item(project)

@@ -15,6 +15,7 @@ import pytest
 from django.urls import reverse
 
 from labelops.annotation.models import Consensus
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.items.models import Item
 from labelops.projects import services as project_services
 from tests.items.import_helpers import import_data, png, zip_of
@@ -34,7 +35,7 @@ MULTI_ROWS = [
 
 def new_project(lead, name, *, task="single_label", modality="text", keys=("billing", "bug", "other")):
     project = project_services.create_project(actor=lead, name=name, task=task, modality=modality)
-    project_services.create_taxonomy_version(actor=lead, project=project, labels=[{"key": k} for k in keys])
+    create_taxonomy_version(actor=lead, project=project, labels=[{"key": k} for k in keys])
     return project
 
 

@@ -13,6 +13,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from labelops.annotation.models import Consensus
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.learning import artifacts
 from labelops.learning.errors import BrokerUnavailable, RoundConflict
 from labelops.learning.models import Cluster, ModelVersion, Proposal, RoundState, TrainingRound
@@ -296,7 +297,7 @@ def test_an_image_project_pretrains_a_cnn_then_proposes(lead, artifact_root, sen
     project = project_services.create_project(actor=lead, name="Shapes", modality="image",
                                               settings={"pretraining": True, "pretraining_epochs": 1,
                                                         "batch_size": 3, "n_clusters": 2})
-    project_services.create_taxonomy_version(actor=lead, project=project,
+    create_taxonomy_version(actor=lead, project=project,
                                              labels=[{"key": "red"}, {"key": "blue"}])
     folder = artifact_root / "images"
     folder.mkdir(parents=True)

@@ -9,6 +9,7 @@ import pytest
 from django.contrib.messages import get_messages
 from django.test import Client
 
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.audit.models import AuditEvent
 from labelops.learning.models import TrainingRound
 from labelops.projects import services as project_services
@@ -38,7 +39,7 @@ def staff_lead(project, lead):
 def other_project(make_user):
     other_lead = make_user("other_lead")
     other = project_services.create_project(actor=other_lead, name="Someone else's")
-    project_services.create_taxonomy_version(actor=other_lead, project=other, labels=[{"key": "secret"}])
+    create_taxonomy_version(actor=other_lead, project=other, labels=[{"key": "secret"}])
     return other
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.audit.models import AuditEvent
 from labelops.learning.models import ModelVersion, TrainingRound
 from labelops.projects import services as project_services
@@ -130,7 +131,7 @@ def test_a_form_post_overrides_only_what_it_sends(project, lead, api):
 def test_pretraining_by_default_is_on_for_images_and_off_for_text(project, lead, api):
     assert api(lead).post(url(project), {}, format="json").json()["config"]["pretraining"] is False
     images = project_services.create_project(actor=lead, name="Photos", modality="image")
-    project_services.create_taxonomy_version(actor=lead, project=images, labels=[{"key": "cat"}, {"key": "dog"}])
+    create_taxonomy_version(actor=lead, project=images, labels=[{"key": "cat"}, {"key": "dog"}])
     assert api(lead).post(url(images), {}, format="json").json()["config"]["pretraining"] is True
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.projects import services
 
 
@@ -17,7 +18,7 @@ def other_lead(make_user):
 def other_project(db, other_lead):
     """A project none of the `project` personas belongs to."""
     other = services.create_project(actor=other_lead, name="Someone else's")
-    services.create_taxonomy_version(actor=other_lead, project=other, labels=[{"key": "secret"}])
+    create_taxonomy_version(actor=other_lead, project=other, labels=[{"key": "secret"}])
     return other
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.audit.models import AuditEvent
 from labelops.projects import services
 from labelops.projects.models import TaxonomyMapping, TaxonomyVersion
@@ -38,7 +39,7 @@ def test_annotator_lists_versions_with_label_counts(project, annotator, api, url
 
 
 def test_a_version_lists_its_labels_flat_with_parent_keys(project, lead, annotator, api, urls):
-    services.create_taxonomy_version(
+    create_taxonomy_version(
         actor=lead, project=project,
         labels=[
             {"key": "money", "name": "Money"},
@@ -61,7 +62,7 @@ def test_a_version_lists_its_labels_flat_with_parent_keys(project, lead, annotat
 
 
 def test_active_taxonomy_is_the_newest_version(project, lead, annotator, api, urls):
-    services.create_taxonomy_version(actor=lead, project=project, labels=KEEP_ALL, note="second")
+    create_taxonomy_version(actor=lead, project=project, labels=KEEP_ALL, note="second")
     response = api(annotator).get(urls("taxonomy-active", project))
     assert response.status_code == 200
     assert (response.json()["number"], response.json()["note"]) == (2, "second")
@@ -93,7 +94,7 @@ def test_lead_makes_a_version_with_every_kind_of_mapping(project, lead, api, url
     """v1 billing, bug, other (+ refund, invoice added first) ->
     rename bug to defect, merge refund and invoice into payments, split billing,
     deprecate other."""
-    services.create_taxonomy_version(
+    create_taxonomy_version(
         actor=lead, project=project,
         labels=[*KEEP_ALL, {"key": "refund", "name": "Refund"}, {"key": "invoice", "name": "Invoice"}],
     )
@@ -230,7 +231,7 @@ def test_reading_a_large_version_costs_a_fixed_number_of_queries(project, lead, 
                                                                   django_assert_max_num_queries):
     labels = [{"key": "root"}] + [{"key": f"leaf{n}", "parent": "root"} for n in range(50)]
     mapping = [{"kind": "deprecate", "from": key} for key in ("billing", "bug", "other")]
-    services.create_taxonomy_version(actor=lead, project=project, labels=labels, mapping=mapping)
+    create_taxonomy_version(actor=lead, project=project, labels=labels, mapping=mapping)
     client = api(lead)
     with django_assert_max_num_queries(6):
         body = client.get(urls("taxonomy-version-detail", project, number=2)).json()

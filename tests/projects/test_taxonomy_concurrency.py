@@ -9,6 +9,7 @@ import threading
 import pytest
 from django.db import connection, connections
 
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.projects import services
 from labelops.projects.models import TaxonomyVersion
 from tests.conftest import require
@@ -18,7 +19,7 @@ from tests.conftest import require
 def test_concurrent_new_versions_get_distinct_numbers(transactional_db, lead):
     require(connection.vendor == "postgresql", "DATABASE_URL is not PostgreSQL")
     project = services.create_project(actor=lead, name="Race")
-    services.create_taxonomy_version(actor=lead, project=project, labels=[{"key": "a"}])
+    create_taxonomy_version(actor=lead, project=project, labels=[{"key": "a"}])
 
     writers = 6
     barrier = threading.Barrier(writers)
@@ -28,7 +29,7 @@ def test_concurrent_new_versions_get_distinct_numbers(transactional_db, lead):
         try:
             barrier.wait(timeout=10)
             # Same key, a new name: valid on top of whichever version wins the lock.
-            services.create_taxonomy_version(
+            create_taxonomy_version(
                 actor=lead, project=project, labels=[{"key": "a", "name": f"A as named by writer {n}"}]
             )
         except BaseException as exc:  # collected and asserted on below

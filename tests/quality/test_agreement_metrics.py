@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from labelops.annotation.models import AgreementSnapshot
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.quality.services import metrics
 from labelops.quality.tasks import refresh_agreement
 from tests.annotation.conftest import Always, label_item, make_items, set_rules
@@ -158,7 +159,7 @@ def test_multi_label_units_are_item_label_pairs(db, lead, annotator, annotator2)
     from labelops.projects import services as project_services
 
     project = project_services.create_project(actor=lead, name="Multi", task="multi_label")
-    project_services.create_taxonomy_version(actor=lead, project=project, labels=[{"key": "a"}, {"key": "b"}])
+    create_taxonomy_version(actor=lead, project=project, labels=[{"key": "a"}, {"key": "b"}])
     for user in (annotator, annotator2):
         project_services.add_member(actor=lead, project=project, user=user, role="annotator")
     set_rules(project, lead, overlap=2, review_disputed=False, review_low_agreement=False)

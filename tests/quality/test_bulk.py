@@ -31,6 +31,7 @@ from labelops.annotation.models import (
     Lease,
 )
 from labelops.annotation.services import next_item, release, skip, submit
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.audit.models import AuditEvent
 from labelops.items.models import Item, ItemState, Split
 from labelops.learning.models import Cluster, Proposal
@@ -169,7 +170,7 @@ def test_outsiders_get_404(bulk_project, api, outsider, lead):
 
 def test_a_batch_of_another_project_is_404(bulk_project, api, lead):
     other = project_services.create_project(actor=lead, name="Other")
-    project_services.create_taxonomy_version(actor=lead, project=other, labels=[{"key": "bug"}])
+    create_taxonomy_version(actor=lead, project=other, labels=[{"key": "bug"}])
     (item,) = make_items(other, 1)
     batch = bulk.create_batch(project=other, actor=lead, labels=["bug"], item_ids=[item.pk])
     assert api(lead).get(detail_url(bulk_project, batch.pk)).status_code == 404
@@ -408,7 +409,7 @@ def test_a_tie_in_the_sample_counts_as_an_error(project, lead, annotator, annota
 def test_a_taxonomy_change_during_verification_rejects_the_batch(bulk_project, lead, annotator):
     items = make_items(bulk_project, 5)
     batch = bulk.create_batch(project=bulk_project, actor=lead, labels=["bug"], item_ids=[i.pk for i in items])
-    project_services.create_taxonomy_version(actor=lead, project=bulk_project, labels=[
+    create_taxonomy_version(actor=lead, project=bulk_project, labels=[
         {"key": "billing"}, {"key": "bug"}, {"key": "other"}, {"key": "refund"}])
     label_item(bulk_project, annotator, ["bug"])
     batch.refresh_from_db()
@@ -548,7 +549,7 @@ def run_at_once(*jobs):
 
 def racing_project(lead, make_user, annotators: int, **rules):
     project = project_services.create_project(actor=lead, name="Race")
-    project_services.create_taxonomy_version(actor=lead, project=project, labels=[{"key": "a"}, {"key": "b"}])
+    create_taxonomy_version(actor=lead, project=project, labels=[{"key": "a"}, {"key": "b"}])
     set_rules(project, lead, overlap=1, **rules)
     users = [make_user(f"racer{n}") for n in range(annotators)]
     for user in users:

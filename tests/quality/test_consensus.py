@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from labelops.annotation.models import Consensus, FinalLabel, ReviewTask
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.audit.models import AuditEvent
 from labelops.items.models import Item, ItemState
 from labelops.projects import services as project_services
@@ -132,7 +133,7 @@ def test_siblings_earn_partial_credit(tree_project, lead, annotator, annotator2,
 
 def test_multi_label_consensus_uses_mean_jaccard(db, lead, annotator, annotator2, make_user):
     project = project_services.create_project(actor=lead, name="Multi", task="multi_label")
-    project_services.create_taxonomy_version(actor=lead, project=project,
+    create_taxonomy_version(actor=lead, project=project,
                                              labels=[{"key": "a"}, {"key": "b"}, {"key": "c"}])
     third = make_user("third")
     for user in (annotator, annotator2, third):

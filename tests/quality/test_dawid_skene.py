@@ -13,6 +13,7 @@ import pytest
 from django.utils import timezone
 
 from labelops.annotation.models import Consensus, ConsensusMethod
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.audit.models import AuditEvent
 from labelops.items.models import ItemState
 from labelops.projects import services as project_services
@@ -59,7 +60,7 @@ def multi(db, lead, reviewer, make_user):
     agreement (Dawid-Skene leaves items in review alone), and four
     annotators: three reliable, the fourth always wrong about `a`."""
     project = project_services.create_project(actor=lead, name="Multi", task="multi_label")
-    project_services.create_taxonomy_version(actor=lead, project=project,
+    create_taxonomy_version(actor=lead, project=project,
                                              labels=[{"key": "a"}, {"key": "b"}, {"key": "c"}])
     project_services.add_member(actor=lead, project=project, user=reviewer, role="reviewer")
     users = [make_user(name) for name in ("good1", "good2", "good3", "contrary")]

@@ -14,6 +14,7 @@ import pytest
 from django.db import connection, connections
 
 from labelops.annotation.models import Review, ReviewReason, ReviewTask
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.audit.models import AuditEvent
 from labelops.items.models import ItemState
 from labelops.projects import services as project_services
@@ -29,7 +30,7 @@ TASKS = 40
 def test_reviewers_at_once_each_task_claimed_once(transactional_db, lead, make_user):
     require(connection.vendor == "postgresql", "DATABASE_URL is not PostgreSQL")
     project = project_services.create_project(actor=lead, name="Review race")
-    project_services.create_taxonomy_version(actor=lead, project=project, labels=[{"key": "a"}, {"key": "b"}])
+    create_taxonomy_version(actor=lead, project=project, labels=[{"key": "a"}, {"key": "b"}])
     for item in make_items(project, TASKS):
         send_to_review(item, ReviewReason.DROPPED)
     users = [make_user(f"checker{n}") for n in range(REVIEWERS)]

@@ -24,6 +24,7 @@ from django.utils import timezone
 from PIL import Image
 
 from labelops.annotation.models import Annotation, AnnotationSource, Lease
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.items.importing.pipeline import run_import
 from labelops.items.models import ImportJob, Item, ItemState
 from labelops.learning.models import Proposal, ProposalSource
@@ -307,7 +308,7 @@ def test_item_text_with_markup_is_shown_as_text_and_never_runs(live_server, page
 
 def test_an_image_item_is_shown_from_its_file_endpoint(live_server, page, lead, annotator, artifact_root):
     project = project_services.create_project(actor=lead, name="Pets", modality="image")
-    project_services.create_taxonomy_version(actor=lead, project=project, labels=[
+    create_taxonomy_version(actor=lead, project=project, labels=[
         {"key": "cat", "name": "Cat", "guideline": "Any cat, even a cartoon one."},
         {"key": "dog", "name": "Dog"},
     ])

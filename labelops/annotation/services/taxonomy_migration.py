@@ -1,8 +1,13 @@
-"""Carrying a project's labels into its new taxonomy version: `migrate_to_version`.
+"""A new taxonomy version, and the project's labels carried into it:
+`create_taxonomy_version` (and `ensure_labels`, for imports), which calls
+`migrate_to_version`.
 
-`projects.services.create_taxonomy_version` calls it in its transaction,
-right after writing the new version and its mapping, so a version exists
-exactly when the project's data has been moved into it. What it touches, of
+`create_taxonomy_version` locks the project row, checks the draft and
+writes the version (`labelops.projects.services`, which owns the taxonomy's
+tables), then calls `migrate_to_version` in the same transaction, so a
+version exists exactly when the project's data has been moved into it. It
+lives here, not in `projects`, because the data it moves (annotations,
+consensus, leases) is this app's. What `migrate_to_version` touches, of
 the previous version: live annotations, consensus (and `FinalLabel` rows),
 known answers (`Item.gold_labels`) and proposals (model outputs, whatever
 their round). A key the new version keeps, with no mapping entry, carries
@@ -87,9 +92,12 @@ transactions fails whole (a retry succeeds).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -105,6 +113,7 @@ from labelops.audit.services import record
 from labelops.items.models import Item, ItemState, Split
 from labelops.learning.models import Proposal
 from labelops.projects.models import MappingKind, Project, TaxonomyVersion
+from labelops.projects.services import check_taxonomy_version, write_taxonomy_version
 
 
 @dataclass
@@ -130,6 +139,58 @@ class MigrationSummary:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    """What `create_taxonomy_version` made: the version, and what its mapping
+    moved (None for a project's first version)."""
+
+    version: TaxonomyVersion
+    migration: MigrationSummary | None
+
+
+@transaction.atomic
+def create_taxonomy_version(
+    *, actor, project: Project, labels: Iterable[dict[str, Any]], mapping: list[dict] | None = None, note: str = "",
+) -> NewVersion:
+    """Create the next taxonomy version from a full label list and a mapping
+    from the previous version (`projects.services.check_taxonomy_version`
+    says what is valid), and carry the project's labels into it. Records one
+    `taxonomy.create_version` event with what moved. Locks the project row
+    so two editors cannot both create "version N+1", then what
+    `migrate_to_version` locks."""
+    # NO KEY UPDATE: inserts that reference the project (an annotator's first
+    # stats row, during a submit the migration waits on) must not deadlock with it.
+    Project.objects.select_for_update(no_key=True).get(pk=project.pk)
+    draft = check_taxonomy_version(project=project, labels=labels, mapping=mapping)
+    previous = draft.previous
+    version = write_taxonomy_version(project=project, draft=draft, actor=actor, note=note)
+    migration = None
+    if previous is not None:
+        migration = migrate_to_version(project=project, old_version=previous, new_version=version, actor=actor)
+    record(actor=actor, verb="taxonomy.create_version", obj=version, project=project,
+           before=previous.to_dict() if previous else None,
+           after={**version.to_dict(), "mapping": list(draft.mapping),
+                  "migration": migration.to_dict() if migration else None})
+    return NewVersion(version=version, migration=migration)
+
+
+def ensure_labels(*, actor, project: Project, keys: Iterable[str]) -> TaxonomyVersion:
+    """The active taxonomy, if it has every key in `keys`; or, for a project
+    with no taxonomy yet, a first version made of those keys (used by imports
+    of labelled data). Unknown keys against an existing taxonomy are an error."""
+    keys = sorted(set(keys))
+    current = project.active_taxonomy()
+    if current is None:
+        return create_taxonomy_version(
+            actor=actor, project=project, labels=[{"key": k, "name": k} for k in keys],
+            note="created from the labels of an import",
+        ).version
+    missing = [k for k in keys if k not in current.keys()]
+    if missing:
+        raise ValidationError(f"label(s) not in taxonomy v{current.number}: {', '.join(missing)}")
+    return current
 
 
 @dataclass(frozen=True)
@@ -192,9 +253,10 @@ class KeyMap:
 def migrate_to_version(*, project: Project, old_version: TaxonomyVersion, new_version: TaxonomyVersion,
                        actor) -> MigrationSummary:
     """Move the project's labels from `old_version` into `new_version` by the
-    new version's mapping (module docstring). Call in the transaction that
-    created `new_version`, holding the project row lock; locks the project's
-    open leases, then its item rows. The caller records the returned counts."""
+    new version's mapping (module docstring). `create_taxonomy_version`
+    calls it in the transaction that created `new_version`, holding the
+    project row lock; locks the project's open leases, then its item rows.
+    The caller records the returned counts."""
     keys = KeyMap.between(old_version, new_version)
     mapping: dict[str, list[str]] = defaultdict(list)
     for kind, from_key in new_version.mappings.values_list("kind", "from_key"):

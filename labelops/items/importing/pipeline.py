@@ -35,6 +35,7 @@ from labelops.annotation.models import (
     ConsensusMethod,
     ConsensusStatus,
 )
+from labelops.annotation.services.taxonomy_migration import ensure_labels
 from labelops.audit.services import record
 from labelops.items.importing.errors import ImportFailed
 from labelops.items.importing.images import verify_image
@@ -45,7 +46,6 @@ from labelops.items.importing.writers import item_writer
 from labelops.items.models import ImportFormat, ImportJob, ItemState, LabelsAs, Split
 from labelops.learning.models import Proposal, ProposalSource
 from labelops.projects.models import Modality, Project, QualityRules, TaskType, TaxonomyVersion, key_validator
-from labelops.projects.services import ensure_labels
 from ssl_engine.hygiene import PiiScrubber, StratifiedHoldout, bytes_hash, canonicalize_text, stratum_of, text_hash
 
 # Items written per round trip: large enough to amortise a query, small

@@ -26,6 +26,7 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
+from labelops.annotation.models import Consensus, ConsensusStatus, ReviewReason
 from labelops.audit.services import record
 from labelops.items.models import Item
 from labelops.learning import artifacts
@@ -33,6 +34,7 @@ from labelops.learning.errors import RoundStopped
 from labelops.learning.models import FINISHED_STATES, Cluster, ModelVersion, Proposal, RoundState, TrainingRound
 from labelops.learning.pipeline.model import has_head, multilabel
 from labelops.learning.pipeline.snapshot import Snapshot
+from labelops.quality.services.review import send_to_review
 
 BATCH = 2000
 TOP_K = 5
@@ -74,9 +76,6 @@ def send_suspects_to_review(ctx) -> int:
     whose labels changed since the snapshot are skipped. Runs after the
     round is done: a crash here loses some review tasks, never the round,
     and a re-run opens no task twice (`send_to_review` adds to an open one)."""
-    from labelops.annotation.models import Consensus, ConsensusStatus, ReviewReason
-    from labelops.quality.services.review import send_to_review
-
     if "label_errors" not in ctx.round.artifacts:
         return 0
     sent = 0

@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import BaseCommand, CommandError
 from django.db import transaction
 
+from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
 from labelops.items.importing.jobs import create_local_import_job
 from labelops.items.importing.options import ImportOptions
 from labelops.items.models import JobState
@@ -73,7 +74,7 @@ class Command(BaseCommand):
                 "Data: BANKING77 (PolyAI, CC BY 4.0), see fixtures/banking77/ATTRIBUTION.md.",
             )
             project_services.grant_lead_admin(actor=None, user=lead)
-            project_services.create_taxonomy_version(
+            create_taxonomy_version(
                 actor=lead, project=project, note="The 77 BANKING77 intents",
                 labels=[{"key": key, "name": intent_name(key)} for key in intents],
             )
