@@ -43,9 +43,11 @@ class QueueView(ProjectScopedMixin, APIView):
     needed_roles = {"post": Role.ANNOTATOR}
 
     def read_project(self, user, project_id):
-        # One statement: the rules, the active taxonomy and the claim's
-        # `QueueState` come with the project's row (every queue action reads them).
-        return queue_sql.project_for_queue(user.pk, project_id)
+        # One statement: the project's `QueueContext` (rules, role, active
+        # taxonomy, what the claim needs) comes with its row; every queue
+        # action reads it, and the services take it as `context`.
+        self.queue = queue_sql.read_queue_context(user.pk, project_id)
+        return (self.queue.project, self.queue.role) if self.queue is not None else (None, None)
 
     def handle_exception(self, exc):
         if isinstance(exc, Lease.DoesNotExist):
@@ -79,7 +81,7 @@ class NextItem(QueueView):
     def post(self, request, project_pk):
         query = NextQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        claim = services.next_item(project=self.project, annotator=request.user,
+        claim = services.next_item(context=self.queue, annotator=request.user,
                                    prefetch=query.validated_data["prefetch"])
         if claim is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
@@ -97,7 +99,7 @@ class SubmitLease(QueueView):
     def post(self, request, project_pk, pk):
         incoming = SubmitSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        annotation = services.submit(lease_id=pk, annotator=request.user, project=self.project,
+        annotation = services.submit(lease_id=pk, annotator=request.user, context=self.queue,
                                      **incoming.validated_data)
         return Response(AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
 
@@ -112,7 +114,7 @@ class SkipLease(QueueView):
     def post(self, request, project_pk, pk):
         incoming = SkipSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        lease = services.skip(lease_id=pk, annotator=request.user, project=self.project,
+        lease = services.skip(lease_id=pk, annotator=request.user, context=self.queue,
                               reason=incoming.validated_data["reason"])
         return Response(LeaseSerializer(lease).data)
 
@@ -125,7 +127,7 @@ class HeartbeatLease(QueueView):
         responses={200: LeaseSerializer, 404: NOT_FOUND, 409: CONFLICT},
     )
     def post(self, request, project_pk, pk):
-        lease = services.heartbeat(lease_id=pk, annotator=request.user, project=self.project)
+        lease = services.heartbeat(lease_id=pk, annotator=request.user, context=self.queue)
         return Response(LeaseSerializer(lease).data)
 
 
@@ -138,7 +140,7 @@ class ReleaseLease(QueueView):
         responses={200: LeaseSerializer, 404: NOT_FOUND, 409: CONFLICT},
     )
     def post(self, request, project_pk, pk):
-        lease = services.release(lease_id=pk, annotator=request.user, project=self.project)
+        lease = services.release(lease_id=pk, annotator=request.user, context=self.queue)
         return Response(LeaseSerializer(lease).data)
 
 

@@ -29,13 +29,13 @@ def member_project(user, project_id) -> Project | None:
     return Project.objects.annotate(member_role=Subquery(role_of_user)).filter(pk=project_id).first()
 
 
-def authorise(user, project: Project | None, needed: str) -> str:
-    """The user's role in `project`, read as `project.member_role` (a
+def authorise(user, project: Project | None, member_role: str | None, needed: str) -> str:
+    """The user's role in `project` (`member_role`, their membership's; a
     superuser who is not a member is a lead), if it is at least `needed`:
     404 for no project or a non-member, 403 with the role needed if lower."""
     role = None
     if project is not None:
-        role = project.member_role or (Role.LEAD if user.is_superuser else None)
+        role = member_role or (Role.LEAD if user.is_superuser else None)
     if role is None:
         raise Http404("No Project matches the given query.")
     if not has_role(role, needed):
@@ -54,10 +54,12 @@ class ProjectScopedMixin:
     needed_roles: dict[str, str] = {}
     project_url_kwarg = "project_pk"
 
-    def read_project(self, user, project_id) -> Project | None:
-        """The project with the user's `member_role` (see `member_project`),
-        or None: override to read more with the same row on a hot path."""
-        return member_project(user, project_id)
+    def read_project(self, user, project_id) -> tuple[Project | None, str | None]:
+        """The project (None if there is none) and the user's role in it
+        (None if not a member), in one query (`member_project`): override to
+        read more with the same row on a hot path (the queue views)."""
+        project = member_project(user, project_id)
+        return project, project.member_role if project is not None else None
 
     def _needed_role(self) -> str:
         action = getattr(self, "action", None) or self.request.method.lower()
@@ -67,6 +69,6 @@ class ProjectScopedMixin:
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        project = self.read_project(request.user, kwargs[self.project_url_kwarg])
-        self.role = authorise(request.user, project, self._needed_role())
+        project, member_role = self.read_project(request.user, kwargs[self.project_url_kwarg])
+        self.role = authorise(request.user, project, member_role, self._needed_role())
         self.project = project

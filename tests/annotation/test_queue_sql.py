@@ -19,25 +19,27 @@ def fields(instance) -> dict:
     return {field.attname: getattr(instance, field.attname) for field in type(instance)._meta.concrete_fields}
 
 
-def test_the_project_read_matches_the_orm(queue_project, annotator):
-    read = queue_sql.project_for_queue(annotator.pk, queue_project.pk)
+def test_the_context_read_matches_the_orm(queue_project, annotator):
+    context = queue_sql.read_queue_context(annotator.pk, queue_project.pk)
     orm = Project.objects.select_related("rules").get(pk=queue_project.pk)
-    assert fields(read) == fields(orm)
-    assert isinstance(read.settings, dict)
-    assert fields(read.rules) == fields(orm.rules)
-    assert read.rules.review_disputed is True  # a boolean, not SQLite's 1
-    assert read.member_role == "annotator"
+    assert fields(context.project) == fields(orm)
+    assert isinstance(context.project.settings, dict)
+    assert fields(context.rules) == fields(orm.rules)
+    assert context.project.rules is context.rules  # the relation's cache: no query to reach it
+    assert context.rules.review_disputed is True  # a boolean, not SQLite's 1
+    assert context.role == "annotator"
     version = orm.active_taxonomy()
-    assert (read.queue_taxonomy.pk, read.queue_taxonomy.number, read.queue_taxonomy.created_at) == (
+    assert (context.taxonomy.pk, context.taxonomy.number, context.taxonomy.created_at) == (
         version.pk, version.number, version.created_at)
-    assert read.queue_taxonomy.label_tree == version.label_tree
-    assert (read.queue_has_taxonomy, read.queue_active_round, read.queue_bulk_verifying) == (True, None, False)
-    assert read.queue_has_expired_leases is False
+    assert context.taxonomy.label_tree == version.label_tree
+    assert (context.active_round, context.bulk_verifying, context.has_expired_leases) == (None, False, False)
 
 
 def test_no_project_and_no_membership_read_as_none(queue_project, outsider):
-    assert queue_sql.project_for_queue(outsider.pk, queue_project.pk).member_role is None
-    assert queue_sql.project_for_queue(outsider.pk, queue_project.pk + 1000) is None
+    assert queue_sql.read_queue_context(outsider.pk, queue_project.pk).role is None
+    assert queue_sql.read_queue_context(outsider.pk, queue_project.pk + 1000) is None
+    with pytest.raises(Project.DoesNotExist):
+        queue_sql.queue_context(queue_project.pk + 1000)
 
 
 def test_the_lease_read_matches_the_orm_and_is_only_the_annotators(queue_project, annotator, annotator2):

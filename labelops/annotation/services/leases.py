@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from labelops.annotation.models import Lease, LeaseOutcome
 from labelops.annotation.services import queue_sql
+from labelops.annotation.services.context import QueueContext
 from labelops.annotation.signals import DroppedItem, item_dropped, send
 from labelops.audit.services import record
 from labelops.errors import Conflict
@@ -56,14 +57,15 @@ class LeaseConflict(Conflict):
 EXPIRE_BATCH = 500
 
 
-def lock_live_lease(lease_id: int, annotator, action: str, now: datetime, project: Project | None = None) -> Lease:
+def lock_live_lease(lease_id: int, annotator, action: str, now: datetime,
+                    context: QueueContext | None = None) -> Lease:
     """Lock the annotator's lease row and check that it may still `action`:
     a closed lease or one past its expiry raises `LeaseConflict`. Another
-    user's lease, or with `project` a lease on another project's item, does
+    user's lease, or with `context` a lease on another project's item, does
     not exist for them (`Lease.DoesNotExist`, a 404). Call inside a
     transaction."""
     # The proposal shown comes along (submit compares with it); only the lease row is locked.
-    lease = queue_sql.lock_lease(lease_id, annotator.pk, project.pk if project is not None else None)
+    lease = queue_sql.lock_lease(lease_id, annotator.pk, context.project.pk if context is not None else None)
     if lease.closed_at is not None:
         if lease.outcome == LeaseOutcome.SUBMITTED:
             raise LeaseConflict(f"lease {lease.pk} was already submitted", code="already_submitted")
@@ -102,41 +104,48 @@ def close_lease(lease: Lease, outcome: str, now: datetime, *, annotated: bool = 
     return item
 
 
+def _project_of(lease: Lease, context: QueueContext | None) -> Project:
+    return context.project if context is not None else Project.objects.get(items__leases=lease)
+
+
 @transaction.atomic
-def heartbeat(*, lease_id: int, annotator, project: Project | None = None) -> Lease:
+def heartbeat(*, lease_id: int, annotator, context: QueueContext | None = None) -> Lease:
     """Extend a live lease by the project's `lease_minutes` from now. Not
     audited (the browser sends one every minute or so). Locks the lease row.
-    `project`: the lease's, if the caller has read it (see `lock_live_lease`)."""
+    `context`: the lease's project's, if the caller has read it (see
+    `lock_live_lease`)."""
     now = timezone.now()
-    lease = lock_live_lease(lease_id, annotator, "heartbeat", now, project)
-    project = project or Project.objects.get(items__leases=lease)
+    lease = lock_live_lease(lease_id, annotator, "heartbeat", now, context)
+    project = _project_of(lease, context)
     lease.heartbeat_at, lease.expires_at = now, project.config.lease_expiry(now)
     lease.save(update_fields=["heartbeat_at", "expires_at"])
     return lease
 
 
 @transaction.atomic
-def release(*, lease_id: int, annotator, project: Project | None = None) -> Lease:
+def release(*, lease_id: int, annotator, context: QueueContext | None = None) -> Lease:
     """Give the item back without judging it: it returns to the queue for
     everyone, this annotator included (the row is reopened if they are served
-    it again). Locks the lease row, then the item row. `project`: the
-    lease's, if the caller has read it (see `lock_live_lease`)."""
+    it again). Locks the lease row, then the item row. `context`: the
+    lease's project's, if the caller has read it (see `lock_live_lease`)."""
     now = timezone.now()
-    lease = lock_live_lease(lease_id, annotator, "release", now, project)
+    lease = lock_live_lease(lease_id, annotator, "release", now, context)
     item = close_lease(lease, LeaseOutcome.RELEASED, now)
-    record(actor=annotator, verb="lease.release", obj=lease, project=project or item.project, after=lease.to_dict())
+    project = context.project if context is not None else item.project
+    record(actor=annotator, verb="lease.release", obj=lease, project=project, after=lease.to_dict())
     return lease
 
 
 @transaction.atomic
-def skip(*, lease_id: int, annotator, project: Project | None = None, policy: str | None = None,
+def skip(*, lease_id: int, annotator, context: QueueContext | None = None, policy: str | None = None,
          reason: str = "") -> Lease:
     """Skip the item under `policy` (the project's `skip_policy` unless
     given): see `SKIP_OUTCOMES`. Locks the lease row, then the item row.
-    `project`: the lease's, if the caller has read it (see `lock_live_lease`)."""
+    `context`: the lease's project's, if the caller has read it (see
+    `lock_live_lease`)."""
     now = timezone.now()
-    lease = lock_live_lease(lease_id, annotator, "skip", now, project)
-    project = project or Project.objects.get(items__leases=lease)
+    lease = lock_live_lease(lease_id, annotator, "skip", now, context)
+    project = _project_of(lease, context)
     policy = policy or project.config.skip_policy
     if policy not in SKIP_OUTCOMES:
         raise ValueError(f"unknown skip policy {policy!r}")

@@ -71,11 +71,12 @@ from django.utils import timezone
 
 from labelops.annotation.models import Lease, reopenable
 from labelops.annotation.services import queue_sql
+from labelops.annotation.services.context import QueueContext
 from labelops.annotation.services.leases import expire_leases
 from labelops.audit.services import record
 from labelops.items.models import Item, Split
 from labelops.learning.models import Proposal
-from labelops.projects.models import Project, QualityRules
+from labelops.projects.models import Project
 
 # Expired leases of the project closed by each `next_item` before it claims.
 LAZY_EXPIRE_LIMIT = 100
@@ -96,10 +97,15 @@ class Claim:
     resumed: bool = False
 
 
-def next_item(*, project: Project, annotator, rng: random.Random | None = None,
-              prefetch: bool = False) -> Claim | None:
+def next_item(*, annotator, context: QueueContext | None = None, project: Project | None = None,
+              rng: random.Random | None = None, prefetch: bool = False) -> Claim | None:
     """Lease the next item to `annotator` (see the module docstring for the
     order and the locking), or None when nothing is left for them.
+
+    `context` is the project's `QueueContext` as the queue views read it;
+    without it, give `project` and it is read here (one statement). Either
+    way it is read outside the claim's transaction: nothing locks the
+    rules, so inside it would be no fresher.
 
     Without `prefetch`, a live lease the annotator holds is returned again
     (the oldest). With it, a second item is claimed while they hold one,
@@ -107,54 +113,31 @@ def next_item(*, project: Project, annotator, rng: random.Random | None = None,
 
     `rng` draws the gold positions (tests pass a seeded or stub generator).
     Raises `ValidationError` if the project has no taxonomy yet."""
-    # The queue views read whether there is anything to sweep with the project (`queue_sql.project_for_queue`).
-    if getattr(project, "queue_has_expired_leases", True):
-        expire_leases(project=project, limit=LAZY_EXPIRE_LIMIT)
-    return _claim(project, annotator, rng or random, prefetch)
-
-
-@dataclass(frozen=True)
-class QueueState:
-    """What a claim needs to know about the project, read in one query."""
-
-    rules: QualityRules
-    has_taxonomy: bool
-    # The round of the active `ModelVersion` (its ranking and proposals), if any.
-    active_round: int | None
-    # Some bulk batch is waiting on its sampled items (skip that query if not).
-    bulk_verifying: bool
-
-
-def queue_state(project: Project) -> QueueState:
-    """The project's `QueueState`: from the project row if it was read by
-    `queue_sql.project_for_queue` (as the queue views read it), else by
-    that one statement. Read outside the claim's transaction either way;
-    nothing locks the rules, so inside it was no fresher."""
-    if not hasattr(project, "queue_bulk_verifying"):
-        project = queue_sql.project_for_queue(None, project.pk)
-    return QueueState(rules=project.rules, has_taxonomy=project.queue_has_taxonomy,
-                      active_round=project.queue_active_round, bulk_verifying=project.queue_bulk_verifying)
+    ctx = context if context is not None else queue_sql.queue_context(project.pk)
+    if ctx.has_expired_leases:
+        expire_leases(project=ctx.project, limit=LAZY_EXPIRE_LIMIT)
+    return _claim(ctx, annotator, rng or random, prefetch)
 
 
 @transaction.atomic
-def _claim(project: Project, annotator, rng, prefetch: bool) -> Claim | None:
+def _claim(ctx: QueueContext, annotator, rng, prefetch: bool) -> Claim | None:
+    project = ctx.project
     now = timezone.now()
     held = queue_sql.lock_annotator_leases(annotator.pk, project.pk, now)
     if held and (not prefetch or len(held) >= MAX_LIVE_LEASES):
         lease = Lease.objects.select_related("item", "proposal").get(pk=held[-1] if prefetch else held[0])
         return Claim(lease=lease, item=lease.item, proposal=lease.proposal, resumed=True)
 
-    state = queue_state(project)
-    if not state.has_taxonomy:
+    if ctx.taxonomy is None:
         raise ValidationError("this project has no taxonomy yet: a lead must create one before labelling starts")
     lock_first = partial(queue_sql.lock_first, project_id=project.pk, annotator_id=annotator.pk, now=now,
-                         overlap=state.rules.overlap, active_round=state.active_round)
+                         overlap=ctx.rules.overlap, active_round=ctx.active_round)
     # The sources in order (module docstring): the first that has an item for the annotator.
-    sources = [queue_sql.GOLD] if _gold_due(project, annotator, state.rules.gold_ratio, rng) else []
-    if state.bulk_verifying:
+    sources = [queue_sql.GOLD] if _gold_due(project, annotator, ctx.rules.gold_ratio, rng) else []
+    if ctx.bulk_verifying:
         # A bulk batch waits on its sample: verify it before the model's order.
         sources.append(queue_sql.BULK_SAMPLE)
-    if state.active_round is not None:
+    if ctx.active_round is not None:
         sources.append(queue_sql.RANKED)
     sources.append(queue_sql.POOL)
     item = order = None

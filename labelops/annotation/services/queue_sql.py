@@ -1,5 +1,5 @@
 """The queue's hottest statements, written as SQL: reading the project for
-a queue request (`project_for_queue`), the claim of `next_item` (the first
+a queue request (`read_queue_context`), the claim of `next_item` (the first
 item an annotator may be served from one source of the queue, locked:
 `lock_first`, after `lock_annotator_leases`), the lease a submit, skip,
 heartbeat or release acts on (`lock_lease`). (An item's row lock is
@@ -68,6 +68,7 @@ from labelops.annotation.models import (
     Lease,
     LeaseOutcome,
 )
+from labelops.annotation.services.context import QueueContext
 from labelops.items.models import Item, ItemState, Split
 from labelops.learning.models import ModelVersion, Proposal
 from labelops.projects.models import Membership, Project, QualityRules, TaxonomyVersion
@@ -191,15 +192,11 @@ def _project_sql(vendor: str) -> str:
     """
 
 
-def project_for_queue(user_id: int | None, project_id) -> Project | None:
-    """The project (None if there is none) as a queue request needs it, in
-    one statement: with its rules (`project.rules`), `member_role` (the
-    user's role, None if not a member), `queue_taxonomy` (the active
-    `TaxonomyVersion`, None before the first), the claim's
-    `queue.QueueState` (`queue_has_taxonomy`, `queue_active_round`,
-    `queue_bulk_verifying`), `queue_has_expired_leases` (whether
-    `next_item`'s lazy sweep has anything to close) and `queue_read_at`
-    (when all this was true)."""
+def read_queue_context(user_id: int | None, project_id) -> QueueContext | None:
+    """The project's `QueueContext` for `user_id` (None if there is no such
+    project), in one statement: the project with its rules, the user's role,
+    the active taxonomy version, the active round, whether a bulk batch is
+    verifying and whether a lease has expired."""
     now = timezone.now()
     params = {"user": user_id, "project": project_id, "now": connection.ops.adapt_datetimefield_value(now)}
     with connection.cursor() as cursor:
@@ -211,17 +208,28 @@ def project_for_queue(user_id: int | None, project_id) -> Project | None:
     version_fields = [TaxonomyVersion._meta.get_field(name) for name in VERSION_FIELDS]
     values = iter(row)
     project = _instance(Project, project_fields, [next(values) for _ in project_fields])
-    rules = [next(values) for _ in rules_fields]
+    rules_values = [next(values) for _ in rules_fields]
     version = [next(values) for _ in version_fields]
-    project.member_role, active_round, bulk_verifying, has_expired = values
-    if rules[0] is not None:
-        project.rules = _instance(QualityRules, rules_fields, rules)
-    project.queue_taxonomy = _instance(TaxonomyVersion, version_fields, version) if version[0] is not None else None
-    project.queue_has_taxonomy = project.queue_taxonomy is not None
-    project.queue_active_round, project.queue_bulk_verifying = active_round, bool(bulk_verifying)
-    project.queue_has_expired_leases = bool(has_expired)
-    project.queue_read_at = now
-    return project
+    role, active_round, bulk_verifying, has_expired = values
+    if rules_values[0] is None:  # every project gets its rules with it (`create_project`)
+        raise QualityRules.DoesNotExist(f"project {project.pk} has no quality rules")
+    rules = _instance(QualityRules, rules_fields, rules_values)
+    project.rules = rules  # the one-to-one's cache: `project.rules` costs no query
+    return QueueContext(
+        project=project, rules=rules, role=role,
+        taxonomy=_instance(TaxonomyVersion, version_fields, version) if version[0] is not None else None,
+        active_round=active_round, bulk_verifying=bool(bulk_verifying), has_expired_leases=bool(has_expired),
+        read_at=now,
+    )
+
+
+def queue_context(project_id: int, user_id: int | None = None) -> QueueContext:
+    """`read_queue_context` for a project that must exist (a service called
+    without the view's context); raises `Project.DoesNotExist`."""
+    context = read_queue_context(user_id, project_id)
+    if context is None:
+        raise Project.DoesNotExist(f"no project {project_id}")
+    return context
 
 
 def _instance(model, fields, values):

@@ -7,31 +7,29 @@ from django.db import transaction
 from django.utils import timezone
 
 from labelops.annotation.models import Annotation, AnnotationSource, LeaseOutcome
+from labelops.annotation.services import queue_sql
+from labelops.annotation.services.context import QueueContext
 from labelops.annotation.services.leases import close_lease, lock_live_lease
 from labelops.annotation.signals import SubmittedAnswer, answer_submitted, send
 from labelops.audit.services import record
 from labelops.items.models import Item, ItemState, Split
-from labelops.projects.models import Project
 
 
-def _may_be_in_bulk_batch(project: Project, lease) -> bool:
+def _may_be_in_bulk_batch(context: QueueContext, lease) -> bool:
     """Whether a verifying bulk batch could hold the lease's item (so its
     consensus must be counted toward the batch's sample). Not if none was
-    verifying when the queue view read the project (`queue_sql.
-    project_for_queue`) and the lease has been open since before that read:
-    a batch made since leaves out items with a lease
-    (`bulk.exclusion_reason`). `heartbeat_at`, not `created_at`, dates the
-    lease: a reopened row keeps its creation time, but opening and reopening
-    set `heartbeat_at` (and heartbeats only move it later, which can only
-    make this answer yes). Otherwise (a project read another way, or any
-    doubt) it may."""
-    read_at = getattr(project, "queue_read_at", None)
-    return not (read_at is not None and project.queue_bulk_verifying is False and lease.heartbeat_at < read_at)
+    verifying when the context was read and the lease has been open since
+    before that read: a batch made since leaves out items with a lease
+    (`labelops.quality.services.bulk.exclusion_reason`). `heartbeat_at`, not
+    `created_at`, dates the lease: a reopened row keeps its creation time,
+    but opening and reopening set `heartbeat_at` (and heartbeats only move
+    it later, which can only make this answer yes)."""
+    return context.bulk_verifying or lease.heartbeat_at >= context.read_at
 
 
 @transaction.atomic
 def submit(*, lease_id: int, annotator, labels: list[str], time_spent_ms: int | None = None,
-           from_proposal: bool = False, project: Project | None = None) -> Annotation:
+           from_proposal: bool = False, context: QueueContext | None = None) -> Annotation:
     """Record the annotator's answer for a live lease and close it.
 
     `from_proposal` says the annotator started from the proposal shown with
@@ -48,9 +46,9 @@ def submit(*, lease_id: int, annotator, labels: list[str], time_spent_ms: int | 
     item reached the overlap, the gold check of a gold item, and (once
     committed) the project's recomputations.
 
-    `project` is the lease's project if the caller has read it already (the
-    queue views, with its rules joined): a lease of another project is then
-    `Lease.DoesNotExist`.
+    `context` is the `QueueContext` of the lease's project if the caller has
+    read it (the queue views): a lease of another project is then
+    `Lease.DoesNotExist`. Without it, it is read here, under the locks.
 
     Raises `LeaseConflict` (closed, submitted before, expired),
     `Lease.DoesNotExist` (another user's lease) and `ValidationError` (bad
@@ -59,14 +57,12 @@ def submit(*, lease_id: int, annotator, labels: list[str], time_spent_ms: int | 
     stats row, for a sampled item of a bulk batch the batch row).
     """
     now = timezone.now()
-    lease = lock_live_lease(lease_id, annotator, "submit", now, project)
+    lease = lock_live_lease(lease_id, annotator, "submit", now, context)
     item = Item.objects.lock(lease.item_id)  # before the annotation's insert takes a KEY SHARE lock on it
-    if project is None:
-        project = Project.objects.select_related("rules").get(pk=item.project_id)
+    ctx = context if context is not None else queue_sql.queue_context(item.project_id)
+    project, rules = ctx.project, ctx.rules
     item.project = project  # what consensus and review read as `item.project`: no second fetch
-    rules = project.rules
-    # The queue views read the active version with the project's row (`queue_sql.project_for_queue`).
-    version = project.check_answer(labels, getattr(project, "queue_taxonomy", None))
+    version = project.check_answer(labels, ctx.taxonomy)
     proposal = lease.proposal
     if from_proposal and proposal is None:
         raise ValidationError({"from_proposal": "no proposal was shown with this item"})
@@ -97,5 +93,5 @@ def submit(*, lease_id: int, annotator, labels: list[str], time_spent_ms: int | 
     # The quality rules judge the answer in this transaction (`labelops.quality.services.answers`).
     send(answer_submitted, answer=SubmittedAnswer(
         annotation=annotation, item=item, project=project, version=version, reached_overlap=reached,
-        may_be_in_bulk_batch=_may_be_in_bulk_batch(project, lease), now=now))
+        may_be_in_bulk_batch=_may_be_in_bulk_batch(ctx, lease), now=now))
     return annotation
