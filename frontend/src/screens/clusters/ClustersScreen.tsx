@@ -9,7 +9,7 @@
 
 import { useCallback, useEffect, useRef, useState } from "react";
 
-import { ApiError, getProject, getTaxonomy, type Label, type Project } from "../../api";
+import { ApiError, getProject, getTaxonomy, type Label, type Page, type Project } from "../../api";
 import { Link, paths } from "../../router";
 import { BatchList } from "./BatchList";
 import { BulkLabelPanel } from "./BulkLabelPanel";
@@ -26,7 +26,6 @@ import {
   type Cluster,
   type ClusterMember,
   type ClusterOrdering,
-  type Page,
 } from "./clustersApi";
 import { MemberTable } from "./MemberTable";
 import { clickRow, EMPTY, selectedIds, togglePage, without, type Selection } from "./selection";
@@ -85,7 +84,7 @@ export function ClustersScreen({ projectId }: { projectId: number }) {
     try {
       const page = await listClusters(projectId, ordering);
       setClusters(page.results);
-      setMoreClusters(page.next);
+      setMoreClusters(page.next ?? null);
       setClusterError(null);
     } catch (err) {
       setClusterError(`Could not load the clusters: ${message(err)}`);
@@ -101,7 +100,7 @@ export function ClustersScreen({ projectId }: { projectId: number }) {
     try {
       const page = await listClusters(projectId, ordering, moreClusters);
       setClusters((now) => [...(now ?? []), ...page.results]);
-      setMoreClusters(page.next);
+      setMoreClusters(page.next ?? null);
     } catch (err) {
       setClusterError(`Could not load more clusters: ${message(err)}`);
     }
@@ -274,10 +273,10 @@ export function ClustersScreen({ projectId }: { projectId: number }) {
                 />
               </div>
               <nav className="pager" aria-label="Member pages">
-                <button type="button" disabled={!members.previous} onClick={() => void loadMembers(open, members.previous)}>
+                <button type="button" disabled={!members.previous} onClick={() => void loadMembers(open, members.previous ?? null)}>
                   Previous page
                 </button>
-                <button type="button" disabled={!members.next} onClick={() => void loadMembers(open, members.next)}>
+                <button type="button" disabled={!members.next} onClick={() => void loadMembers(open, members.next ?? null)}>
                   Next page
                 </button>
               </nav>

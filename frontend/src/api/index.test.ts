@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
-import { csrfToken, errorMessage } from "./api";
-import { heartbeatDelay } from "./screens/annotate/AnnotateScreen";
+import { heartbeatDelay } from "../screens/annotate/AnnotateScreen";
+import { csrfToken, errorMessage } from "./index";
 
 describe("csrfToken", () => {
   it("reads the csrftoken cookie among others", () => {
