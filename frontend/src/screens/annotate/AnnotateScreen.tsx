@@ -37,6 +37,7 @@ import {
   type QueueItem,
 } from "../../api";
 import { Link, paths } from "../../router";
+import { ScreenShell } from "../ScreenShell";
 import { AnnotatorView } from "./AnnotatorView";
 
 type Notice = { text: string; error?: boolean } | null;
@@ -343,23 +344,9 @@ export function AnnotateScreen({ projectId }: { projectId: number }) {
     return () => window.removeEventListener("keydown", onKeyDown);
   }, [empty, canUndo]);
 
-  const title = project ? `Annotate · ${project.name}` : "Annotate";
-  useEffect(() => {
-    document.title = `${title} · LabelOps`;
-  }, [title]);
-
   return (
-    <main className="page annotate" data-lookahead={lookAhead}>
-      <h1>{title}</h1>
-      {fatal && (
-        <div className="error" role="alert">
-          <p>{fatal}</p>
-          <p>
-            <Link to={paths.projects()}>Back to your projects</Link>
-          </p>
-        </div>
-      )}
-      {!fatal && empty && (
+    <ScreenShell className="annotate" screen="Annotate" project={project} fatal={fatal} data={{ "data-lookahead": lookAhead }}>
+      {empty && (
         <div className="empty" role="status">
           <h2>The queue is empty</h2>
           <p>There is nothing left for you to label in this project right now. {notice ? notice.text : ""}</p>
@@ -378,7 +365,7 @@ export function AnnotateScreen({ projectId }: { projectId: number }) {
           </p>
         </div>
       )}
-      {!fatal && !empty && claim && labels && project && (
+      {!empty && claim && labels && project && (
         <AnnotatorView
           claim={claim}
           labels={labels}
@@ -391,7 +378,7 @@ export function AnnotateScreen({ projectId }: { projectId: number }) {
           notice={notice}
         />
       )}
-      {!fatal && !empty && !claim && <p role="status">Loading…</p>}
-    </main>
+      {!empty && !claim && <p role="status">Loading…</p>}
+    </ScreenShell>
   );
 }

@@ -10,7 +10,7 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 
 import { ApiError, getProject, getTaxonomy, type Label, type Page, type Project } from "../../api";
-import { Link, paths } from "../../router";
+import { ScreenShell } from "../ScreenShell";
 import { BatchList } from "./BatchList";
 import { BulkLabelPanel } from "./BulkLabelPanel";
 import { ClusterTable } from "./ClusterTable";
@@ -188,33 +188,13 @@ export function ClustersScreen({ projectId }: { projectId: number }) {
     if (notice) noticeRef.current?.focus();
   }, [notice]);
 
-  const title = project ? `Clusters · ${project.name}` : "Clusters";
-  useEffect(() => {
-    document.title = `${title} · LabelOps`;
-  }, [title]);
-
-  if (fatal) {
-    return (
-      <main className="page clusters">
-        <h1>{title}</h1>
-        <div className="error" role="alert">
-          <p>{fatal}</p>
-          <p>
-            <Link to={paths.projects()}>Back to your projects</Link>
-          </p>
-        </div>
-      </main>
-    );
-  }
-
   const page = members?.results ?? [];
   const pageIds = page.map((member) => member.id);
   const count = selection.ids.size;
   const round = clusters?.[0]?.round;
 
   return (
-    <main className="page clusters">
-      <h1>{title}</h1>
+    <ScreenShell className="clusters" screen="Clusters" project={project} fatal={fatal}>
       {notice && (
         <p className={notice.error ? "error" : "notice-ok"} role="status" ref={noticeRef} tabIndex={-1}>
           {notice.text}
@@ -315,6 +295,6 @@ export function ClustersScreen({ projectId }: { projectId: number }) {
           </div>
         )}
       </section>
-    </main>
+    </ScreenShell>
   );
 }
