@@ -68,7 +68,7 @@ api-types = $(BIN)/python manage.py spectacular --file "$(1)/openapi.yaml" && \
 
 frontend-types: $(VENV)/.installed $(FRONTEND)/node_modules/.installed
 	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	$(call api-types,$$tmp) && cp "$$tmp/schema.d.ts" $(API_TYPES)
+	$(call api-types,$$tmp) && { cmp -s "$$tmp/schema.d.ts" $(API_TYPES) || cp "$$tmp/schema.d.ts" $(API_TYPES); }
 
 frontend-types-check: $(VENV)/.installed $(FRONTEND)/node_modules/.installed
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
@@ -76,7 +76,8 @@ frontend-types-check: $(VENV)/.installed $(FRONTEND)/node_modules/.installed
 	if ! diff -u $(API_TYPES) "$$tmp/schema.d.ts" > "$$tmp/diff"; then \
 		head -n 60 "$$tmp/diff"; \
 		echo "the browser app's API types are stale: run \`make frontend-types\`" >&2; exit 1; \
-	fi
+	fi; \
+	echo "the browser app's API types match the schema"
 
 demo: install frontend
 	$(BIN)/python manage.py run_demo
