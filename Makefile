@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test install install-test frontend frontend-test clean
+.PHONY: demo test install install-test frontend frontend-test frontend-types frontend-types-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,11 +53,38 @@ frontend: $(FRONTEND)/dist/index.html
 frontend-test: $(FRONTEND)/node_modules/.installed
 	cd $(FRONTEND) && $(NPM) test
 
+# The browser app's API types are generated, not written: manage.py
+# spectacular writes the OpenAPI schema (no database needed), and
+# openapi-typescript turns it into $(API_TYPES), which is committed.
+# package.json's api-types script holds its options: --default-non-nullable
+# false keeps a field with a default optional, as the schema's `required`
+# says (a request may leave it out). `make frontend-types` rewrites the file
+# after a serializer changes; `make test` runs frontend-types-check, which
+# generates into a temporary folder and fails if the committed file differs.
+API_TYPES := $(FRONTEND)/src/api/schema.d.ts
+# $(call api-types,FOLDER): the schema, then FOLDER/schema.d.ts from it.
+api-types = $(BIN)/python manage.py spectacular --file "$(1)/openapi.yaml" && \
+	(cd $(FRONTEND) && $(NPM) run --silent api-types -- "$(1)/openapi.yaml" --output "$(1)/schema.d.ts")
+
+frontend-types: $(VENV)/.installed $(FRONTEND)/node_modules/.installed
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(call api-types,$$tmp) && { cmp -s "$$tmp/schema.d.ts" $(API_TYPES) || cp "$$tmp/schema.d.ts" $(API_TYPES); }
+
+frontend-types-check: $(VENV)/.installed $(FRONTEND)/node_modules/.installed
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(call api-types,$$tmp) && \
+	if ! diff -u $(API_TYPES) "$$tmp/schema.d.ts" > "$$tmp/diff"; then \
+		head -n 60 "$$tmp/diff"; \
+		echo "the browser app's API types are stale: run \`make frontend-types\`" >&2; exit 1; \
+	fi; \
+	echo "the browser app's API types match the schema"
+
 demo: install frontend
 	$(BIN)/python manage.py run_demo
 
 test: install-test frontend
 	$(BIN)/ruff check labelops ssl_engine tests
+	$(MAKE) frontend-types-check
 	$(MAKE) frontend-test
 	$(BIN)/python -m pytest
 

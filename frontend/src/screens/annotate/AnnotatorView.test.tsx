@@ -16,7 +16,10 @@ function claim(overrides: Partial<QueueItem> = {}): QueueItem {
   return {
     lease: 7,
     expires_at: "2030-01-01T00:00:00Z",
-    item: { id: 3, modality: "text", text: "my card was charged twice", file_url: null, content_type: "", external_id: "" },
+    item: {
+      id: 3, modality: "text", text: "my card was charged twice", file_url: null, content_type: "", external_id: "",
+      metadata: {}, created_at: "2026-01-01T00:00:00Z",
+    },
     proposal: null,
     resumed: false,
     neighbours: [],

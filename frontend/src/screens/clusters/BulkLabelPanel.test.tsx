@@ -52,9 +52,9 @@ describe("BulkLabelPanel", () => {
 });
 
 const batch = (id: number, extra: Partial<BulkBatch> = {}): BulkBatch => ({
-  id, labels: ["bug"], cluster: null, created_by: "lead", state: "verifying", sample_rate: 0.1, max_error_rate: 0.1,
-  item_count: 10, sample_size: 1, verified_count: 0, error_count: 0, error_rate: null,
-  created_at: "2026-11-22T05:00:00Z", resolved_at: null, held: { pending: 9, approved: 0, requeued: 0 }, ...extra,
+  id, labels: ["bug"], taxonomy_version: 1, cluster: null, created_by: "lead", state: "verifying", sample_rate: 0.1,
+  max_error_rate: 0.1, item_count: 10, sample_size: 1, verified_count: 0, error_count: 0, error_rate: null, excluded: {},
+  created_at: "2026-11-22T05:00:00Z", resolved_at: null, sample: [], held: { pending: 9, approved: 0, requeued: 0 }, ...extra,
 });
 
 describe("BatchList", () => {

@@ -1,71 +1,49 @@
 // The cluster explorer's calls: the active model's clusters and their
 // unlabelled members (labelops/learning/cluster_views.py), the project's
 // bulk-labelling rules, and bulk batches (labelops/annotation/bulk_views.py).
-// Shapes mirror the serializers named beside each type.
+// Shapes are the API schema's (see ../../api).
 
-import { required } from "../../api";
+import { required, type Override, type Page, type Schemas } from "../../api";
+import type { operations } from "../../api/schema";
 
 const API = "/api/v1";
 
-/** A keyset page: `next`/`previous` are absolute URLs, or null at an end. */
-export interface Page<T> {
-  next: string | null;
-  previous: string | null;
-  results: T[];
-}
+/** ClusterSerializer. */
+export type Cluster = Schemas["Cluster"];
 
-/** cluster_serializers.py ClusterSerializer. */
-export interface Cluster {
-  id: number;
-  round: number;
-  index: number;
-  size: number;
-  labelled_coverage: number;
-  purity: number | null;
-  top_labels: { label: string; count: number }[];
-  unlabelled: number;
-}
+/** ClusterMemberSerializer. `text` is untrusted. */
+export type ClusterMember = Override<
+  Schemas["ClusterMember"],
+  {
+    // get_file_url returns None for text items; its extend_schema_field(URI) does not say nullable.
+    readonly file_url: string | null;
+    // The proposal's labels are a model JSONField, so the schema says unknown; they are label keys.
+    readonly proposal: Override<Schemas["MemberProposal"], { readonly labels: string[] }>;
+  }
+>;
 
-/** cluster_serializers.py ClusterMemberSerializer. `text` is untrusted. */
-export interface ClusterMember {
-  id: number;
-  modality: "text" | "image";
-  text: string;
-  file_url: string | null;
-  external_id: string;
-  proposal: { labels: string[]; confidence: number | null };
-}
+/** QualityRulesSerializer, the two rules bulk labelling follows. The schema
+ * marks them optional (they are optional in a PATCH); a GET always sends them. */
+export type BulkRules = Required<Pick<Schemas["QualityRules"], "bulk_verification_rate" | "bulk_max_error_rate">>;
 
-/** projects/serializers.py QualityRulesSerializer (the fields we use). */
-export interface BulkRules {
-  bulk_verification_rate: number;
-  bulk_max_error_rate: number;
-}
+export type BatchState = Schemas["BulkBatchStateEnum"];
 
-export type BatchState = "verifying" | "accepted" | "rejected" | "cancelled";
+/** BulkBatchSerializer. */
+export type BulkBatch = Override<
+  Schemas["BulkBatch"],
+  {
+    // A model JSONField, so the schema says unknown; it always holds label keys.
+    readonly labels: string[];
+    // A read-only SlugRelatedField without allow_null: the schema says string, a removed user's batches send null.
+    readonly created_by: string | null;
+  }
+>;
 
-/** annotation/serializers.py BulkBatchSerializer (the fields we use). */
-export interface BulkBatch {
-  id: number;
-  labels: string[];
-  cluster: number | null;
-  created_by: string | null;
-  state: BatchState;
-  sample_rate: number;
-  max_error_rate: number;
-  item_count: number;
-  sample_size: number;
-  verified_count: number;
-  error_count: number;
-  error_rate: number | null;
-  created_at: string;
-  resolved_at: string | null;
-  held: { pending: number; approved: number; requeued: number };
-}
-
-/** The cluster list's sort columns (cluster_views.py CLUSTER_ORDERINGS); "-" prefix for descending. */
-export type ClusterColumn = "index" | "size" | "coverage" | "purity" | "unlabelled";
-export type ClusterOrdering = ClusterColumn | `-${ClusterColumn}`;
+/** The cluster list's sort orders (cluster_views.py CLUSTER_ORDERINGS): a column, "-" prefixed for descending. */
+export type ClusterOrdering = NonNullable<
+  NonNullable<operations["projects_clusters_list"]["parameters"]["query"]>["ordering"]
+>;
+export type ClusterColumn = Exclude<ClusterOrdering, `-${string}`>;
 
 /** A page link from the API, reduced to its path so the request stays same-origin. */
 function samePath(link: string): string {
@@ -91,7 +69,10 @@ export const listBatches = (projectId: number, pageLink?: string | null) =>
   required<Page<BulkBatch>>("GET", pageLink ? samePath(pageLink) : `${API}/projects/${projectId}/bulk-labels/?page_size=100`);
 
 export const createBatch = (projectId: number, items: number[], labels: string[]) =>
-  required<BulkBatch>("POST", `${API}/projects/${projectId}/bulk-labels/`, { items, labels });
+  required<BulkBatch>("POST", `${API}/projects/${projectId}/bulk-labels/`, {
+    items,
+    labels,
+  } satisfies Schemas["BulkBatchCreateRequest"]);
 
 export const cancelBatch = (projectId: number, batchId: number) =>
   required<BulkBatch>("POST", `${API}/projects/${projectId}/bulk-labels/${batchId}/cancel/`);

@@ -11,7 +11,7 @@
 import { useCallback, useEffect, useState } from "react";
 
 import { ApiError, getProject, type Project } from "../../api";
-import { Link, paths } from "../../router";
+import { ScreenShell } from "../ScreenShell";
 import {
   getDashboard,
   getRound,
@@ -107,23 +107,9 @@ export function DashboardScreen({ projectId }: { projectId: number }) {
     }
   };
 
-  const title = project ? `Dashboard · ${project.name}` : "Dashboard";
-  useEffect(() => {
-    document.title = `${title} · LabelOps`;
-  }, [title]);
-
   return (
-    <main className="page dashboard-screen">
-      <h1>{title}</h1>
-      {fatal && (
-        <div className="error" role="alert">
-          <p>{fatal}</p>
-          <p>
-            <Link to={paths.projects()}>Back to your projects</Link>
-          </p>
-        </div>
-      )}
-      {!fatal && dashboard && project && (
+    <ScreenShell className="dashboard-screen" screen="Dashboard" project={project} fatal={fatal}>
+      {dashboard && project && (
         <DashboardView
           dashboard={dashboard}
           rounds={rounds}
@@ -134,7 +120,7 @@ export function DashboardScreen({ projectId }: { projectId: number }) {
           onStart={() => void onStart()}
         />
       )}
-      {!fatal && !(dashboard && project) && <p role="status">Loading…</p>}
-    </main>
+      {!(dashboard && project) && <p role="status">Loading…</p>}
+    </ScreenShell>
   );
 }

@@ -52,8 +52,9 @@ function round(overrides: Partial<TrainingRound> = {}): TrainingRound {
   return {
     number: 4, state: "training", is_finished: false,
     progress: { step: "train", percent: 42.5, step_percent: 30, eta_seconds: 12, message: "fitting the head" },
-    metrics: {}, error: "", labels_count: 40, created_by: "lead", created_at: "2026-01-01T00:00:00Z",
-    started_at: null, finished_at: null, ...overrides,
+    config: {}, metrics: {}, error: "", artifacts: [], taxonomy_version: 1, labels_count: 40, labels_hash: "",
+    model_version: null, created_by: "lead", created_at: "2026-01-01T00:00:00Z", started_at: null, finished_at: null,
+    ...overrides,
   };
 }
 

@@ -1,47 +1,21 @@
 // The lead dashboard's calls: the project's dashboard
 // (labelops/annotation/dashboard_views.py) and its training rounds
-// (labelops/learning/views.py). Shapes mirror the serializers named beside
-// each type; the transport is the review screen's (see reviewApi.ts).
+// (labelops/learning/views.py). Shapes are the API schema's (see
+// ../../api), but for two JSON documents the schema leaves open.
 
-import { required } from "../../api";
+import { required, type Override, type Page, type Schemas } from "../../api";
 
-/** dashboard_views.py SplitProgressSerializer. */
-export interface SplitProgress {
-  total: number;
-  labelled: number;
-  approved: number;
-  in_review: number;
-  in_progress: number;
-  remaining: number;
-}
+/** SplitProgressSerializer. */
+export type SplitProgress = Schemas["SplitProgress"];
 
 /** AnnotatorRowSerializer. */
-export interface AnnotatorRow {
-  annotator: number;
-  username: string;
-  annotations: number;
-  last_24h: number;
-  median_time_ms: number | null;
-  gold_seen: number;
-  gold_correct: number;
-  gold_accuracy: number | null;
-  below_gold_minimum: boolean;
-  by_source: Record<string, number>;
-  shown_proposal: number;
-  acceptance_rate: number | null;
-}
+export type AnnotatorRow = Schemas["AnnotatorRow"];
 
 /** CurvePointSerializer. */
-export interface CurvePoint {
-  round: number;
-  finished_at: string | null;
-  train_labels: number | null;
-  holdout_items: number | null;
-  accuracy: number;
-  macro_f1: number | null;
-}
+export type CurvePoint = Schemas["CurvePoint"];
 
-/** The agreement snapshot's metrics (labelops/annotation/services/metrics.py). Null when undefined. */
+/** The agreement snapshot's metrics (labelops/annotation/services/metrics.py;
+ * a DictField in the schema). Null when undefined. */
 export interface AgreementMetrics {
   units?: number;
   items?: number;
@@ -60,24 +34,14 @@ export interface AgreementMetrics {
   pairs?: { annotators: [number, number]; units: number; observed_agreement: number | null; cohen_kappa: number | null }[];
 }
 
-/** labelops/annotation/serializers.py AgreementSerializer. */
-export interface Agreement {
-  computed_at: string | null;
-  pending_annotations: number;
-  refresh_queued: boolean;
-  metrics: AgreementMetrics;
-}
+/** AgreementSerializer. */
+export type Agreement = Override<Schemas["Agreement"], { metrics: AgreementMetrics }>;
 
 /** DashboardSerializer. */
-export interface Dashboard {
-  generated_at: string;
-  progress: { labelling: SplitProgress; pool: SplitProgress; holdout: SplitProgress; gold: SplitProgress };
-  annotators: AnnotatorRow[];
-  agreement: Agreement;
-  learning_curve: CurvePoint[];
-}
+export type Dashboard = Override<Schemas["Dashboard"], { agreement: Agreement }>;
 
-/** labelops/learning/serializers.py TrainingRoundSerializer (the fields we use). */
+/** A round's progress as its worker writes it (TrainingRound.progress in
+ * labelops/learning/models.py, a JSONField, so the schema says unknown). */
 export interface RoundProgress {
   step?: string;
   percent?: number;
@@ -86,25 +50,8 @@ export interface RoundProgress {
   message?: string;
 }
 
-export interface TrainingRound {
-  number: number;
-  state: string;
-  is_finished: boolean;
-  progress: RoundProgress;
-  metrics: Record<string, unknown>;
-  error: string;
-  labels_count: number;
-  created_by: string | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-}
-
-interface Page<T> {
-  next: string | null;
-  previous: string | null;
-  results: T[];
-}
+/** TrainingRoundSerializer. */
+export type TrainingRound = Override<Schemas["TrainingRound"], { readonly progress: RoundProgress }>;
 
 export const getDashboard = (projectId: number) => required<Dashboard>("GET", `projects/${projectId}/dashboard/`);
 

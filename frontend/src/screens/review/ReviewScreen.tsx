@@ -10,6 +10,7 @@ import { useCallback, useEffect, useState } from "react";
 
 import { ApiError, getProject, getTaxonomy, type Label, type Project } from "../../api";
 import { Link, paths } from "../../router";
+import { ScreenShell } from "../ScreenShell";
 import { decideReview, nextReview, type DecideBody, type ReviewTask } from "./reviewApi";
 import { ReviewView } from "./ReviewView";
 import "./review.css";
@@ -74,23 +75,9 @@ export function ReviewScreen({ projectId }: { projectId: number }) {
     }
   };
 
-  const title = project ? `Review · ${project.name}` : "Review";
-  useEffect(() => {
-    document.title = `${title} · LabelOps`;
-  }, [title]);
-
   return (
-    <main className="page review-screen">
-      <h1>{title}</h1>
-      {fatal && (
-        <div className="error" role="alert">
-          <p>{fatal}</p>
-          <p>
-            <Link to={paths.projects()}>Back to your projects</Link>
-          </p>
-        </div>
-      )}
-      {!fatal && empty && (
+    <ScreenShell className="review-screen" screen="Review" project={project} fatal={fatal}>
+      {empty && (
         <div className="empty" role="status">
           <h2>Nothing to review</h2>
           <p>
@@ -105,7 +92,7 @@ export function ReviewScreen({ projectId }: { projectId: number }) {
           </p>
         </div>
       )}
-      {!fatal && !empty && task && labels && project && (
+      {!empty && task && labels && project && (
         <ReviewView
           task={task}
           labels={labels}
@@ -115,7 +102,7 @@ export function ReviewScreen({ projectId }: { projectId: number }) {
           notice={notice}
         />
       )}
-      {!fatal && !empty && !task && <p role="status">Loading…</p>}
-    </main>
+      {!empty && !task && <p role="status">Loading…</p>}
+    </ScreenShell>
   );
 }

@@ -1,8 +1,8 @@
 import { cleanup, fireEvent, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 
-import type { Label } from "../../api";
-import type { Annotation, ReviewTask } from "./reviewApi";
+import type { Annotation, Label } from "../../api";
+import type { ReviewTask } from "./reviewApi";
 import { describeDetails, formatDuration, ReviewView, type ReviewViewProps } from "./ReviewView";
 
 afterEach(cleanup);
@@ -24,7 +24,10 @@ function annotation(id: number, username: string, labels: string[], extra: Parti
 function task(overrides: Partial<ReviewTask> = {}): ReviewTask {
   return {
     id: 9,
-    item: { id: 5, modality: "text", text: "charged twice after the crash", file_url: null, content_type: "", external_id: "" },
+    item: {
+      id: 5, modality: "text", text: "charged twice after the crash", file_url: null, content_type: "", external_id: "",
+      metadata: {}, created_at: "2026-01-01T00:00:00Z",
+    },
     reasons: ["disputed"],
     details: { disputed: { agreement: 0.5, labels: [] } },
     consensus: { labels: [], method: "majority", agreement: 0.5, status: "disputed", taxonomy_version: 1, updated_at: "" },
@@ -33,6 +36,8 @@ function task(overrides: Partial<ReviewTask> = {}): ReviewTask {
       annotation(2, "annotator2", ["billing"], { source: "proposal_accepted", time_spent_ms: 800 }),
     ],
     gold_labels: null,
+    proposal: null,
+    lease_expires_at: "2026-01-01T00:30:00Z",
     created_at: "2026-01-01T00:00:00Z",
     ...overrides,
   };

@@ -9,10 +9,10 @@
 
 import { useEffect, useMemo, useRef, useState, type KeyboardEvent as ReactKeyboardEvent } from "react";
 
-import type { Label } from "../../api";
+import type { Annotation, Label } from "../../api";
 import { buildKeymap, keyBelongsToTarget } from "../annotate/keyboard";
 import { LabelPicker } from "../annotate/LabelPicker";
-import type { Annotation, DecideBody, ReviewReason, ReviewTask } from "./reviewApi";
+import type { DecideBody, ReviewReason, ReviewTask } from "./reviewApi";
 
 export const REASON_TEXT: Record<ReviewReason, string> = {
   disputed: "Disputed: the annotators are tied",

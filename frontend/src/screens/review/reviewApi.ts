@@ -1,79 +1,39 @@
 // The reviewer's calls: the next item to review (with a lease on its task)
-// and a decision on it (labelops/annotation/review_views.py). Shapes mirror
-// the serializers named beside each type.
+// and a decision on it (labelops/annotation/review_views.py). Shapes are the
+// API schema's (see ../../api).
 
-import { request, required, type Item, type Proposal } from "../../api";
+import { request, required, type Annotation, type Item, type Override, type Schemas } from "../../api";
 
 // --- Shapes ------------------------------------------------------------------
 
-export type ReviewReason =
-  | "disputed"
-  | "low_agreement"
-  | "gold_failure"
-  | "annotator_below_gold"
-  | "model_disagreement"
-  | "suspected_error"
-  | "dropped";
+export type ReviewReason = Schemas["ReasonsEnum"];
 
-/** labelops/items/api/items.py ConsensusSerializer. */
-export interface Consensus {
-  labels: string[];
-  method: string;
-  agreement: number | null;
-  status: string;
-  taxonomy_version: number;
-  updated_at: string;
-}
+/** ConsensusSerializer. */
+export type Consensus = Override<
+  Schemas["Consensus"],
+  // A model JSONField, so the schema says unknown; it always holds label keys.
+  { readonly labels: string[] }
+>;
 
-/** labelops/annotation/serializers.py AnnotationSerializer. */
-export interface Annotation {
-  id: number;
-  item: number;
-  annotator: number;
-  annotator_username: string;
-  labels: string[];
-  source: "manual" | "proposal_accepted" | "proposal_edited" | "cluster_bulk" | "imported";
-  proposal: number | null;
-  taxonomy_version: number;
-  time_spent_ms: number | null;
-  discarded: boolean;
-  rejection: { comment: string; created_at: string } | null;
-  created_at: string;
-}
+/** ReviewTaskSerializer. `item.text` is untrusted. */
+export type ReviewTask = Override<
+  Schemas["ReviewTask"],
+  {
+    readonly item: Item;
+    readonly consensus: Consensus | null;
+    readonly annotations: Annotation[];
+    // A model JSONField, so the schema says unknown: each reason's facts by name (numbers, label lists, ids).
+    readonly details: Record<string, Record<string, unknown>>;
+  }
+>;
 
-/** ReviewTaskSerializer. `item.text` is untrusted. `proposal` is the model's
- * current proposal for the item when the API sends it (older servers do not). */
-export interface ReviewTask {
-  id: number;
-  item: Item;
-  reasons: ReviewReason[];
-  details: Record<string, Record<string, unknown>>;
-  consensus: Consensus | null;
-  annotations: Annotation[];
-  gold_labels: string[] | null;
-  created_at: string;
-  proposal?: Proposal | null;
-}
+export type Decision = Schemas["DecisionEnum"];
 
-export type Decision = "accept" | "fix" | "reject";
-
-export interface DecideBody {
-  decision: Decision;
-  labels?: string[];
-  comment?: string;
-}
+/** DecideSerializer. */
+export type DecideBody = Schemas["DecideRequest"];
 
 /** ReviewSerializer. */
-export interface Review {
-  id: number;
-  item: number;
-  reviewer: number;
-  decision: Decision;
-  labels: string[];
-  comment: string;
-  reason: string;
-  created_at: string;
-}
+export type Review = Schemas["Review"];
 
 // --- Endpoints -----------------------------------------------------------------
 

@@ -3,108 +3,78 @@
 // Authentication is the Django session cookie (the page is only served to a
 // signed-in user); every unsafe request carries the csrftoken cookie's value
 // in X-CSRFToken, as Django's CsrfViewMiddleware and DRF's
-// SessionAuthentication require. Shapes mirror the serializers named beside
-// each type; a screen that needs a new endpoint adds a typed function here.
+// SessionAuthentication require. A screen that needs a new endpoint adds a
+// typed function here, or in its own API module (screens/*/…Api.ts).
+//
+// The shapes are generated from the API's OpenAPI schema (./schema.d.ts,
+// written by `make frontend-types`; `make test` fails when it is stale). The
+// names below are the schema's components; where the schema says less than
+// the serializer sends, `Override` retypes a field and says why.
+
+import type { components } from "./schema";
 
 const API = "/api/v1";
 
 // --- Shapes ------------------------------------------------------------------
 
-export type Role = "lead" | "reviewer" | "annotator";
+/** The schema's components (one per serializer), by name. */
+export type Schemas = components["schemas"];
 
-/** labelops/projects/serializers.py ProjectSerializer (the fields we use). */
-export interface Project {
-  id: number;
-  name: string;
-  description: string;
-  modality: "text" | "image";
-  task: "single_label" | "multi_label";
-  role: Role | null;
-}
+/** `T` with the fields of `Fix` retyped: only where the schema types a field
+ * more loosely than, or differently from, what the serializer sends; each use
+ * says why. A key that is not a field of `T` is an error. */
+export type Override<T, Fix extends { [K in keyof Fix]: K extends keyof T ? unknown : never }> = Omit<T, keyof Fix> & Fix;
 
-/** labelops/projects/serializers.py LabelSerializer. */
-export interface Label {
-  key: string;
-  name: string;
-  parent: string | null;
-  hotkey: string;
-  guideline: string;
-  examples: unknown[];
-}
+/** A keyset page: `next`/`previous` are absolute URLs, or null (or absent) at an end.
+ * Every list endpoint pages alike (labelops/api/pagination.py). */
+export type Page<T> = Override<Schemas["PaginatedProjectList"], { results: T[] }>;
 
-/** TaxonomyVersionDetailSerializer (the fields we use). */
-export interface Taxonomy {
-  number: number;
-  labels: Label[];
-}
+export type Role = Schemas["RoleEnum"];
 
-/** labelops/items/api/items.py ItemSerializer. `text` is untrusted. */
-export interface Item {
-  id: number;
-  modality: "text" | "image";
-  text: string;
-  file_url: string | null;
-  content_type: string;
-  external_id: string;
-}
+/** ProjectSerializer. */
+export type Project = Schemas["Project"];
 
-export interface Proposal {
-  labels: string[];
-  confidence: number | null;
-}
+/** LabelSerializer. */
+export type Label = Override<
+  Schemas["Label"],
+  // A read-only SlugRelatedField without allow_null: the schema says string, top-level labels send null.
+  { readonly parent: string | null }
+>;
+
+/** TaxonomyVersionDetailSerializer: the active version and its labels. */
+export type Taxonomy = Schemas["TaxonomyVersionDetail"];
+
+/** ItemSerializer. `text` is untrusted. */
+export type Item = Override<
+  Schemas["Item"],
+  // get_file_url returns None for text items; its extend_schema_field(URI) does not say nullable.
+  { readonly file_url: string | null }
+>;
+
+/** ShownProposalSerializer: the proposal shown with an item. */
+export type Proposal = Schemas["ShownProposal"];
 
 /** NeighbourSerializer: an item with approved labels near this one. `text` is untrusted. */
-export interface Neighbour {
-  item: number;
-  text: string;
-  labels: string[];
-  /** Cosine similarity, -1 to 1. */
-  similarity: number;
-}
+export type Neighbour = Schemas["Neighbour"];
 
-/** labelops/annotation/serializers.py QueueItemSerializer. */
-export interface QueueItem {
-  lease: number;
-  expires_at: string;
-  item: Item;
-  proposal: Proposal | null;
-  resumed: boolean;
-  neighbours: Neighbour[];
-}
+/** QueueItemSerializer: what `next` returns. */
+export type QueueItem = Override<Schemas["QueueItem"], { readonly item: Item }>;
 
 /** UndoneItemSerializer: the item back on its reopened lease, and the labels taken back. */
-export interface UndoneItem extends QueueItem {
-  labels: string[];
-}
+export type UndoneItem = Override<Schemas["UndoneItem"], { readonly item: Item }>;
 
-/** AnnotationSerializer (the fields we use). */
-export interface Annotation {
-  id: number;
-  item: number;
-  labels: string[];
-}
+/** AnnotationSerializer. */
+export type Annotation = Override<
+  Schemas["Annotation"],
+  // A model JSONField, so the schema says unknown; it always holds label keys.
+  { readonly labels: string[] }
+>;
 
 /** LeaseSerializer. */
-export interface Lease {
-  id: number;
-  item: number;
-  expires_at: string;
-  heartbeat_at: string;
-  closed_at: string | null;
-  outcome: string;
-}
+export type Lease = Schemas["Lease"];
 
-export interface SubmitBody {
-  labels: string[];
-  time_spent_ms: number;
-  from_proposal: boolean;
-}
-
-interface Page<T> {
-  next: string | null;
-  previous: string | null;
-  results: T[];
-}
+/** SubmitSerializer. */
+export type SubmitBody = Schemas["SubmitRequest"];
 
 // --- Transport ---------------------------------------------------------------
 
@@ -187,7 +157,7 @@ export async function listProjects(): Promise<Project[]> {
     const url: URL = new URL(next, window.location.origin);
     const page: Page<Project> = await required<Page<Project>>("GET", url.pathname + url.search);
     projects.push(...page.results);
-    next = page.next;
+    next = page.next ?? null;
   }
   return projects;
 }
