@@ -248,10 +248,10 @@ class MigrationSummarySerializer(serializers.Serializer):
     review_tasks_closed = serializers.IntegerField()
 
 
+# The view assembles this response from the detail and `MigrationSummarySerializer`;
+# the class describes it for the schema.
 class TaxonomyVersionCreatedSerializer(TaxonomyVersionDetailSerializer):
-    """A version just made, with what its mapping migrated (null for a first
-    version): the response the view assembles from the detail and the
-    `MigrationSummarySerializer`."""
+    """A version just made, with what its mapping migrated (null for a first version)."""
 
     migration = MigrationSummarySerializer(read_only=True, allow_null=True)
 

@@ -876,7 +876,7 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @description The stored agreement snapshot (see `labelops.annotation.services.metrics`). */
+        /** @description The stored agreement snapshot (see `labelops.quality.services.metrics`). */
         Agreement: {
             /**
              * Format: date-time
