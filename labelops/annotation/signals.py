@@ -27,9 +27,9 @@ from datetime import datetime
 from django.core.exceptions import ImproperlyConfigured
 from django.dispatch import Signal
 
-from labelops.annotation.models import Annotation
+from labelops.annotation.models import Annotation, Lease
+from labelops.annotation.services.context import QueueContext
 from labelops.items.models import Item
-from labelops.projects.models import Project, TaxonomyVersion
 
 answer_submitted = Signal()  # sent with `answer=SubmittedAnswer(...)`
 item_dropped = Signal()  # sent with `drop=DroppedItem(...)`
@@ -41,13 +41,12 @@ class SubmittedAnswer:
 
     annotation: Annotation
     item: Item  # locked, its counters and state already updated
-    project: Project  # with its `rules`
-    version: TaxonomyVersion  # the active version the answer was checked against
+    lease: Lease  # closed by this submit
+    # The project's, as the submit read it: the project with its rules, and
+    # the active taxonomy version the answer was checked against.
+    context: QueueContext
     # The item turned `labelled` with this answer (its `rules.overlap`-th): its consensus is due.
     reached_overlap: bool
-    # Whether a verifying bulk batch could hold the item (see `submit`): if
-    # not, its consensus need not be counted toward any batch's sample.
-    may_be_in_bulk_batch: bool
     now: datetime
 
 

@@ -1,6 +1,7 @@
 """Celery tasks of the quality rules (the `default` queue). Each takes a
 project id, re-fetches it, skips quietly when it is gone, and is safe to run
-twice. The services queue them by name (`labelops.quality.services.schedule`)."""
+twice. The services queue them by name (`labelops.quality.services.schedule`,
+whose `POLICIES` name them)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ logger = logging.getLogger(__name__)
 def recompute_dawid_skene(project_id: int) -> int:
     """Refine a project's consensus by Dawid-Skene (`default` queue).
 
-    Queued by `submit` once enough new annotations came in, or by a lead
-    (see `labelops.quality.services.dawid_skene`). Takes the project id
+    Queued once enough new annotations came in, or by a lead (see
+    `labelops.quality.services.schedule`). Takes the project id
     and re-fetches it; a project that is gone is skipped quietly. Safe to
     run twice, even at once: the service settles an item only under its row
     lock, and only if its Dawid-Skene labels differ from its consensus."""

@@ -18,6 +18,8 @@ from labelops.annotation.models import (
     FinalLabel,
     Lease,
     LeaseOutcome,
+    Recompute,
+    RecomputeKind,
     ReviewTask,
 )
 from labelops.annotation.services import next_item, submit, taxonomy_migration
@@ -293,6 +295,8 @@ def test_agreement_after_a_migration_counts_the_new_version_only(project, lead, 
                                "observed_agreement": 0.5, "cohen_kappa": 0.0}]
     stored = AgreementSnapshot.objects.get(project=project)
     assert stored.computed_at is None and stored.metrics == {}  # the next request queues a recomputation
+    schedule = Recompute.objects.get(project=project, kind=RecomputeKind.AGREEMENT)
+    assert (schedule.last_annotation_id, schedule.finished_at, schedule.queued_at) == (0, None, None)
 
     # An annotation left in the old version (as from before migrations existed) is not
     # pooled: its item keeps one annotation in v2, too few to measure agreement on.

@@ -3,15 +3,16 @@ and the API that serves it without computing in the request."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from labelops.annotation.models import AgreementSnapshot
+from labelops.annotation.models import AgreementSnapshot, Recompute, RecomputeKind
 from labelops.annotation.services.taxonomy_migration import create_taxonomy_version
-from labelops.quality.services import metrics
+from labelops.quality.services import metrics, schedule
 from labelops.quality.tasks import refresh_agreement
 from tests.annotation.conftest import Always, label_item, make_items, set_rules
 from tests.conftest import filesystem_broker_options
@@ -123,13 +124,14 @@ def test_the_snapshot_is_served_and_refreshed_by_a_task(labelled, api, reviewer,
     assert body["metrics"]["units"] == 6 and len(body["metrics"]["pairs"]) == 1
 
     # New annotations are pending until there are enough of them for a refresh.
-    monkeypatch.setattr(metrics, "REFRESH_EVERY", 2)
+    policy = schedule.POLICIES[RecomputeKind.AGREEMENT]
+    monkeypatch.setitem(schedule.POLICIES, RecomputeKind.AGREEMENT, dataclasses.replace(policy, every=2))
     make_items(labelled, 1)
     label_item(labelled, annotator, ["bug"])
     assert client.get(url(labelled)).json()["pending_annotations"] == 1
     assert len(queued_tasks(broker)) == 1
     refresh_agreement(labelled.pk)
-    assert AgreementSnapshot.objects.get(project=labelled).refresh_queued_at is None
+    assert Recompute.objects.get(project=labelled, kind=RecomputeKind.AGREEMENT).queued_at is None
 
 
 def test_annotators_get_403_and_outsiders_404(labelled, api, annotator, outsider, broker):

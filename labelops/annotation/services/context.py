@@ -34,5 +34,11 @@ class QueueContext:
     bulk_verifying: bool
     # Some lease of the project is past its expiry: `next_item` sweeps first.
     has_expired_leases: bool
+    # No Dawid-Skene pass can be due before an annotation with this id
+    # (`Recompute.due_at`, 0 before the first check), unless the pass queued
+    # at `dawid_skene_queued_at` never ran: a submit below it costs the
+    # scheduler no query (`labelops.quality.services.schedule`).
+    dawid_skene_due_at: int
+    dawid_skene_queued_at: datetime | None
     # When all of the above was true.
     read_at: datetime

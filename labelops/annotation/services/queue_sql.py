@@ -67,6 +67,8 @@ from labelops.annotation.models import (
     BulkBatchState,
     Lease,
     LeaseOutcome,
+    Recompute,
+    RecomputeKind,
 )
 from labelops.annotation.services.context import QueueContext
 from labelops.items.models import Item, ItemState, Split
@@ -182,9 +184,11 @@ def _project_sql(vendor: str) -> str:
             EXISTS (SELECT 1 FROM {BulkBatch._meta.db_table} b
                     WHERE b.project_id = p.id AND b.state = '{BulkBatchState.VERIFYING}') AS bulk_verifying,
             EXISTS (SELECT 1 FROM {Lease._meta.db_table} l JOIN {Item._meta.db_table} i ON i.id = l.item_id
-                    WHERE l.closed_at IS NULL AND l.expires_at <= %(now)s AND i.project_id = p.id) AS has_expired
+                    WHERE l.closed_at IS NULL AND l.expires_at <= %(now)s AND i.project_id = p.id) AS has_expired,
+            s.due_at, s.queued_at
         FROM {Project._meta.db_table} p
         LEFT JOIN {QualityRules._meta.db_table} r ON r.project_id = p.id
+        LEFT JOIN {Recompute._meta.db_table} s ON s.project_id = p.id AND s.kind = '{RecomputeKind.DAWID_SKENE}'
         LEFT JOIN {TaxonomyVersion._meta.db_table} t ON t.id = (
             SELECT t2.id FROM {TaxonomyVersion._meta.db_table} t2
             WHERE t2.project_id = p.id ORDER BY t2.number DESC LIMIT 1)
@@ -196,7 +200,8 @@ def read_queue_context(user_id: int | None, project_id) -> QueueContext | None:
     """The project's `QueueContext` for `user_id` (None if there is no such
     project), in one statement: the project with its rules, the user's role,
     the active taxonomy version, the active round, whether a bulk batch is
-    verifying and whether a lease has expired."""
+    verifying, whether a lease has expired and when a Dawid-Skene pass can
+    next be due."""
     now = timezone.now()
     params = {"user": user_id, "project": project_id, "now": connection.ops.adapt_datetimefield_value(now)}
     with connection.cursor() as cursor:
@@ -210,7 +215,7 @@ def read_queue_context(user_id: int | None, project_id) -> QueueContext | None:
     project = _instance(Project, project_fields, [next(values) for _ in project_fields])
     rules_values = [next(values) for _ in rules_fields]
     version = [next(values) for _ in version_fields]
-    role, active_round, bulk_verifying, has_expired = values
+    role, active_round, bulk_verifying, has_expired, due_at, queued_at = values
     if rules_values[0] is None:  # every project gets its rules with it (`create_project`)
         raise QualityRules.DoesNotExist(f"project {project.pk} has no quality rules")
     rules = _instance(QualityRules, rules_fields, rules_values)
@@ -219,7 +224,8 @@ def read_queue_context(user_id: int | None, project_id) -> QueueContext | None:
         project=project, rules=rules, role=role,
         taxonomy=_instance(TaxonomyVersion, version_fields, version) if version[0] is not None else None,
         active_round=active_round, bulk_verifying=bool(bulk_verifying), has_expired_leases=bool(has_expired),
-        read_at=now,
+        dawid_skene_due_at=due_at or 0,
+        dawid_skene_queued_at=_convert(Recompute._meta.get_field("queued_at"), Recompute, queued_at), read_at=now,
     )
 
 
@@ -232,16 +238,20 @@ def queue_context(project_id: int, user_id: int | None = None) -> QueueContext:
     return context
 
 
+def _convert(field, model, value):
+    """A raw column value of `model.field` as the ORM's own queries convert
+    it (JSON text to objects, SQLite's 0/1 to booleans and text to aware
+    datetimes)."""
+    column = field.get_col(model._meta.db_table)
+    for convert in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
+        value = convert(value, column, connection)
+    return value
+
+
 def _instance(model, fields, values):
-    """A `model` instance from raw column values, converted as the ORM's own
-    queries convert them (JSON text to objects, SQLite's 0/1 to booleans and
-    text to aware datetimes); fields not given are deferred."""
-    converted = []
-    for field, value in zip(fields, values):
-        column = field.get_col(model._meta.db_table)
-        for convert in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
-            value = convert(value, column, connection)
-        converted.append(value)
+    """A `model` instance from raw column values, converted as the ORM
+    converts them (`_convert`); fields not given are deferred."""
+    converted = [_convert(field, model, value) for field, value in zip(fields, values)]
     return model.from_db(connection.alias, [field.attname for field in fields], converted)
 
 

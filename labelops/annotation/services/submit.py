@@ -15,18 +15,6 @@ from labelops.audit.services import record
 from labelops.items.models import Item, ItemState, Split
 
 
-def _may_be_in_bulk_batch(context: QueueContext, lease) -> bool:
-    """Whether a verifying bulk batch could hold the lease's item (so its
-    consensus must be counted toward the batch's sample). Not if none was
-    verifying when the context was read and the lease has been open since
-    before that read: a batch made since leaves out items with a lease
-    (`labelops.quality.services.bulk.exclusion_reason`). `heartbeat_at`, not
-    `created_at`, dates the lease: a reopened row keeps its creation time,
-    but opening and reopening set `heartbeat_at` (and heartbeats only move
-    it later, which can only make this answer yes)."""
-    return context.bulk_verifying or lease.heartbeat_at >= context.read_at
-
-
 @transaction.atomic
 def submit(*, lease_id: int, annotator, labels: list[str], time_spent_ms: int | None = None,
            from_proposal: bool = False, context: QueueContext | None = None) -> Annotation:
@@ -91,7 +79,6 @@ def submit(*, lease_id: int, annotator, labels: list[str], time_spent_ms: int | 
         },
     )
     # The quality rules judge the answer in this transaction (`labelops.quality.services.answers`).
-    send(answer_submitted, answer=SubmittedAnswer(
-        annotation=annotation, item=item, project=project, version=version, reached_overlap=reached,
-        may_be_in_bulk_batch=_may_be_in_bulk_batch(ctx, lease), now=now))
+    send(answer_submitted, answer=SubmittedAnswer(annotation=annotation, item=item, lease=lease, context=ctx,
+                                                  reached_overlap=reached, now=now))
     return annotation

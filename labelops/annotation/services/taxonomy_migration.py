@@ -54,8 +54,8 @@ stamped with the new version (`Annotation.taxonomy_version`,
 `Consensus.taxonomy_version`); discarded annotations keep the old one. The
 agreement metrics (`metrics.compute_metrics`) pool only live annotations of
 the active version, so they are computed within one version, and the
-project's stored snapshot is reset here: the next request for it queues a
-recomputation in the new version. Annotations or consensus left in a version
+project's stored snapshot and its schedule are reset here: the next request
+for it queues a recomputation in the new version. Annotations or consensus left in a version
 older than the previous one (none are made once this runs on every new
 version) are not touched: they stay out of the metrics.
 
@@ -107,6 +107,8 @@ from labelops.annotation.models import (
     Consensus,
     Lease,
     LeaseOutcome,
+    Recompute,
+    RecomputeKind,
     ReviewTask,
 )
 from labelops.audit.services import record
@@ -290,9 +292,9 @@ def migrate_to_version(*, project: Project, old_version: TaxonomyVersion, new_ve
                        new_version, actor, summary)
     _migrate_proposals(project, keys, summary)
     # Metrics of the previous version describe none of the new data: the
-    # next request queues a recomputation (see `metrics.snapshot_for_request`).
-    AgreementSnapshot.objects.filter(project=project).update(
-        metrics={}, computed_at=None, last_annotation_id=0, refresh_queued_at=None)
+    # next request queues a recomputation (`labelops.quality.services.schedule`).
+    AgreementSnapshot.objects.filter(project=project).update(metrics={}, computed_at=None)
+    Recompute.objects.filter(project=project, kind=RecomputeKind.AGREEMENT).reset()
     return summary
 
 

@@ -86,7 +86,7 @@ def submit_import(*, actor, project: Project, upload: UploadedFile, options: Imp
 
 def _enqueue(job: ImportJob) -> None:
     try:
-        app.send_task(RUN_IMPORT_TASK, args=[job.pk])
+        app.send_task(RUN_IMPORT_TASK, args=(job.pk,))
     except Exception as exc:  # any broker failure (connection refused, full disk, ...) fails the job loudly
         reason = f"{type(exc).__name__}: {exc}"
         ImportJob.objects.filter(pk=job.pk).update(

@@ -1,7 +1,8 @@
 """Starting a Dawid-Skene refinement of a project's consensus (leads only).
 
 The work is a Celery task on the `default` queue
-(`labelops.quality.tasks.recompute_dawid_skene`); the request only queues it.
+(`labelops.quality.tasks.recompute_dawid_skene`); the request only queues
+it, through the schedule (`labelops.quality.services.schedule.queue_now`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from labelops.annotation.models import RecomputeKind
 from labelops.projects.access import ProjectScopedMixin
 from labelops.projects.models import Role
-from labelops.quality.tasks import recompute_dawid_skene
+from labelops.quality.services import schedule
 
 
 class QueuedSerializer(serializers.Serializer):
@@ -34,6 +36,6 @@ class RecomputeDawidSkene(ProjectScopedMixin, APIView):
                    404: OpenApiResponse(description="Not a member of the project.")},
     )
     def post(self, request, project_pk):
-        recompute_dawid_skene.delay(self.project.pk)
-        return Response({"task": recompute_dawid_skene.name, "project": self.project.pk},
+        schedule.queue_now(self.project, RecomputeKind.DAWID_SKENE)
+        return Response({"task": schedule.POLICIES[RecomputeKind.DAWID_SKENE].task, "project": self.project.pk},
                         status=status.HTTP_202_ACCEPTED)

@@ -70,7 +70,9 @@ from labelops.annotation.models import (
     Consensus,
     ConsensusMethod,
     ConsensusStatus,
+    Lease,
 )
+from labelops.annotation.services.context import QueueContext
 from labelops.audit.models import AuditEvent
 from labelops.audit.services import record
 from labelops.errors import Conflict
@@ -218,6 +220,18 @@ def create_batch(*, project: Project, actor, labels: list[str], cluster_id: int 
            after={**batch.to_dict(), "sample": sorted(sampled), "held": held,
                   "excluded_items": {reason: ids for reason, ids in excluded.items()}})
     return batch
+
+
+def may_hold(context: QueueContext, lease: Lease) -> bool:
+    """Whether a verifying batch could hold the item a submit answered on
+    `lease` (so its consensus must be counted toward the batch's sample).
+    Not if none was verifying when the queue's context was read and the
+    lease has been open since before that read: a batch made since leaves
+    out items with a lease (`exclusion_reason`). `heartbeat_at`, not
+    `created_at`, dates the lease: a reopened row keeps its creation time,
+    but opening and reopening set `heartbeat_at` (and heartbeats only move
+    it later, which can only make this answer yes)."""
+    return context.bulk_verifying or lease.heartbeat_at >= context.read_at
 
 
 def on_settled(item: Item, consensus: Consensus, *, actor=None) -> None:

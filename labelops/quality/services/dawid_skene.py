@@ -41,55 +41,33 @@ still the ones the model was fitted on and that its consensus is still
 open to Dawid-Skene and not already these labels by Dawid-Skene (otherwise
 it is left alone: the second of two runs finds nothing to change).
 
-Scheduling mirrors the agreement snapshot (`metrics.snapshot_for_request`):
-a pass is queued once enough new annotations have come in since the last
-one, and at most once per `REQUEUE_AFTER` while one is waiting to run. The
-trigger is `submit` (`schedule_after_submit`, after its transaction
-commits): enough means `RECOMPUTE_EVERY` live annotations of the project
-newer than the newest one the last pass saw, or a tenth
-(`1 / RECOMPUTE_GROWTH`) of the annotations it fitted if that is more: a
-pass refits the whole project, so passes grow further apart as the project
-grows and their total cost stays proportional to its size. A lead can
-also queue a pass at any time (`consensus/dawid-skene/`).
-
-What the schedule needs to remember is kept in the audit trail, where
-every pass belongs anyway: each pass records `consensus.dawid_skene` on the
-project (the newest annotation id it saw, how many annotations it fitted,
-how many items it settled) and each automatic queueing
-`consensus.dawid_skene.queue`. Two submits that cross the threshold at the
-same moment may both queue a pass; that is harmless (see above).
+When a pass runs is `labelops.quality.services.schedule`'s business: after
+submits, once enough new annotations have come in, or when a lead asks
+(`consensus/dawid-skene/`). Each pass tells the schedule what it covered and
+records `consensus.dawid_skene` on the project (the newest annotation id it
+saw, how many annotations it fitted, how many items it settled).
 """
 
 from __future__ import annotations
 
-import logging
 import warnings
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 from crowdkit.aggregation import DawidSkene
 from django.db import transaction
 from django.db.models import Max
-from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerError
 
-from labelops.annotation.models import Annotation, Consensus, ConsensusMethod
-from labelops.audit.models import AuditEvent
+from labelops.annotation.models import Annotation, Consensus, ConsensusMethod, RecomputeKind
 from labelops.audit.services import record
 from labelops.items.models import Item, ItemState, Split
 from labelops.projects.models import Project, TaskType
+from labelops.quality.services import schedule
 from labelops.quality.services.consensus import settle
 
-logger = logging.getLogger(__name__)
-
 EM_ITERATIONS = 100
-RECOMPUTE_EVERY = 100
-RECOMPUTE_GROWTH = 10
-REQUEUE_AFTER = timedelta(minutes=10)
 
 RUN_VERB = "consensus.dawid_skene"
-QUEUE_VERB = "consensus.dawid_skene.queue"
 
 Rows = list[tuple[int, int, list[str]]]  # (item id, annotator id, labels)
 
@@ -101,6 +79,7 @@ def recompute_dawid_skene(project: Project) -> int:
     settled, fitted = _recompute(project)
     record(actor=None, verb=RUN_VERB, obj=project, project=project,
            after={"last_annotation_id": last_seen, "annotations": fitted, "settled": settled})
+    schedule.finished(project.pk, RecomputeKind.DAWID_SKENE, last_annotation_id=last_seen, size=fitted)
     return settled
 
 
@@ -190,87 +169,3 @@ def _settle_one(project, version, item_id: int, labels: list[str],
         return 0  # another run settled it the same way
     settle(item, project, version, answers, labels, ConsensusMethod.DAWID_SKENE)
     return 1
-
-
-# --- scheduling ------------------------------------------------------------------------
-
-
-def _last(project_id: int, *verbs: str) -> AuditEvent | None:
-    """The project's newest event with one of `verbs`: off the (object_type,
-    object_id) index, which holds only the few events recorded on the
-    project itself."""
-    return (AuditEvent.objects.filter(object_type=Project._meta.label_lower, object_id=str(project_id),
-                                      verb__in=verbs)
-            .order_by("-id").first())
-
-
-# Per process: project id -> (annotation id, time). Until a submit brings an
-# annotation whose id reaches the first, or the time comes, no pass is due and
-# `schedule_after_submit` answers without a query. The bounds come from the
-# audit trail as the last check here read it, and the facts behind them only
-# grow (annotation ids, a pass's `last_annotation_id`), so another process's
-# newer events can make an entry too low (a query more), not too high. One
-# case delays a pass a little: a pass already running when a submit found it
-# queued read its annotations before that submit, so the next one may fall
-# due up to that many annotations before the entry lets a check through.
-_NOT_DUE: dict[int, tuple[int, datetime]] = {}
-NO_TIME_LIMIT = datetime.max.replace(tzinfo=UTC)
-
-
-def schedule_after_submit(project_id: int, annotation_id: int) -> bool:
-    """Queue a Dawid-Skene pass of the project if enough annotations came in
-    since the last one (module docstring); True if this call queued one.
-
-    Called by `submit` once its transaction has committed, with the new
-    annotation's id. Most calls cost no query (`_NOT_DUE`), the rest one
-    indexed query: annotation ids only grow, so `annotation_id -
-    last_annotation_id` bounds the new annotations of the project, and the
-    exact count (bounded by the threshold) is only taken once that bound
-    reaches it.
-
-    If the broker cannot be reached the error is logged and nothing is
-    recorded, so the next submit tries again: the annotation is saved
-    by then, and failing its request would only make the annotator send it
-    twice."""
-    from labelops.quality.tasks import recompute_dawid_skene as task
-
-    now = timezone.now()
-    below, until = _NOT_DUE.get(project_id, (0, now))
-    if annotation_id < below and now < until:
-        return False
-    # One query in the common cases: the newest of the two events is either
-    # the last run, or a queued pass newer than it.
-    newest = _last(project_id, RUN_VERB, QUEUE_VERB)
-    if newest is not None and newest.verb == QUEUE_VERB:
-        if newest.created_at > now - REQUEUE_AFTER:
-            # A pass is queued and has not run yet: ask again once it could be due after it ran.
-            _NOT_DUE[project_id] = (annotation_id + RECOMPUTE_EVERY, newest.created_at + REQUEUE_AFTER)
-            return False
-        last_run = _last(project_id, RUN_VERB)  # queued long ago and never run: queue again if due
-    else:
-        last_run = newest
-    after = last_run.after if last_run is not None else {}
-    last_seen, fitted = after.get("last_annotation_id", 0), after.get("annotations", 0)
-    threshold = max(RECOMPUTE_EVERY, fitted // RECOMPUTE_GROWTH)
-    if annotation_id - last_seen < threshold:
-        _NOT_DUE[project_id] = (last_seen + threshold, NO_TIME_LIMIT)
-        return False
-    pending = (Annotation.objects.active().filter(item__project_id=project_id, id__gt=last_seen)
-               .values("id")[:threshold].count())
-    if pending < threshold:
-        # Each new annotation adds at most one.
-        _NOT_DUE[project_id] = (annotation_id + threshold - pending, NO_TIME_LIMIT)
-        return False
-    project = Project.objects.filter(pk=project_id).first()
-    if project is None:
-        return False
-    try:
-        task.delay(project_id)
-    except BrokerError:
-        logger.exception("could not queue a Dawid-Skene pass of project %s; the next submit tries again",
-                         project_id)
-        return False
-    record(actor=None, verb=QUEUE_VERB, obj=project, project=project,
-           after={"pending": pending, "threshold": threshold, "last_annotation_id": last_seen})
-    _NOT_DUE[project_id] = (annotation_id + RECOMPUTE_EVERY, now + REQUEUE_AFTER)
-    return True

@@ -31,11 +31,10 @@ A metric that is undefined (no pairable units, a single category used by
 everyone) is null.
 
 Kept current incrementally: the API serves the stored `AgreementSnapshot`
-with its time and the number of annotations newer than it (a count over
-new annotation ids only); when that reaches `REFRESH_EVERY`, or there is no
-snapshot yet, it queues the Celery task
-`labelops.quality.tasks.refresh_agreement` (at most once per
-`REQUEUE_AFTER`), which recomputes and stores the snapshot. Requests never
+with its time and the number of annotations newer than it; when there are
+enough of them, or there is no snapshot yet, it queues the Celery task
+`labelops.quality.tasks.refresh_agreement`, which recomputes and stores the
+snapshot (when: `labelops.quality.services.schedule`). Requests never
 compute metrics themselves.
 """
 
@@ -43,7 +42,6 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from datetime import timedelta
 from itertools import combinations
 
 import numpy as np
@@ -51,17 +49,16 @@ from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from labelops.annotation.models import AgreementSnapshot, Annotation, AnnotatorStats
+from labelops.annotation.models import AgreementSnapshot, Annotation, AnnotatorStats, RecomputeKind
 from labelops.items.models import Item, Split
 from labelops.projects.models import Project, TaskType
+from labelops.quality.services import schedule
 from labelops.quality.services.agreement import label_credit, taxonomy_parents
 
 MAX_UNITS = 20_000
 MIN_PAIR_UNITS = 2
 BOOTSTRAP_RESAMPLES = 200
 BOOTSTRAP_SEED = 0
-REFRESH_EVERY = 50
-REQUEUE_AFTER = timedelta(minutes=5)
 
 
 def compute_metrics(project: Project) -> tuple[dict, int]:
@@ -232,43 +229,23 @@ def pair_kappas(unit_list: list[dict]) -> list[dict]:
 
 
 def refresh_snapshot(project: Project) -> AgreementSnapshot:
-    """Recompute and store the project's metrics (the Celery task's work).
-    Safe to run twice: the second run stores the same numbers."""
+    """Recompute and store the project's metrics (the Celery task's work),
+    and tell the schedule what they include. Safe to run twice: the second
+    run stores the same numbers."""
     metrics, last_id = compute_metrics(project)
     with transaction.atomic():
         snapshot, _ = AgreementSnapshot.objects.select_for_update().get_or_create(project=project)
-        snapshot.metrics, snapshot.last_annotation_id, snapshot.computed_at = metrics, last_id, timezone.now()
-        snapshot.refresh_queued_at = None
+        snapshot.metrics, snapshot.computed_at = metrics, timezone.now()
         snapshot.save()
+        schedule.finished(project.pk, RecomputeKind.AGREEMENT, last_annotation_id=last_id,
+                          size=metrics["annotations"])
     return snapshot
 
 
-def pending_annotations(project: Project, snapshot: AgreementSnapshot | None) -> int:
-    """Live annotations of the project newer than the snapshot: a count over
-    new annotation ids only, so it stays cheap while refreshes keep up."""
-    last_id = snapshot.last_annotation_id if snapshot else 0
-    return Annotation.objects.active().filter(item__project=project, id__gt=last_id).count()
-
-
 def snapshot_for_request(project: Project) -> tuple[AgreementSnapshot, int, bool]:
-    """The stored snapshot, the annotations pending, and whether a refresh
-    was queued by this call (when stale and none was queued recently)."""
-    from labelops.quality.tasks import refresh_agreement
-
+    """The stored snapshot, the annotations newer than it, and whether a
+    refresh was queued by this call (`schedule.for_read`: never computed,
+    or enough new annotations, and none queued recently)."""
     snapshot, _ = AgreementSnapshot.objects.get_or_create(project=project)
-    pending = pending_annotations(project, snapshot)
-    stale = snapshot.computed_at is None or pending >= REFRESH_EVERY
-    now = timezone.now()
-    queued = False
-    if stale:
-        recent = Q(refresh_queued_at__gt=now - REQUEUE_AFTER)
-        claimed = AgreementSnapshot.objects.filter(pk=snapshot.pk).exclude(recent).update(refresh_queued_at=now)
-        if claimed:
-            try:
-                refresh_agreement.delay(project.pk)
-            except Exception:  # the broker is down: let the next request try again, and say so
-                AgreementSnapshot.objects.filter(pk=snapshot.pk).update(refresh_queued_at=None)
-                raise
-            snapshot.refresh_queued_at = now
-            queued = True
+    _, pending, queued = schedule.for_read(project, RecomputeKind.AGREEMENT)
     return snapshot, pending, queued
