@@ -87,7 +87,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from ssl_engine.active import STRATEGIES, get_strategy
+from ssl_engine.active import STRATEGIES, get_strategy, strategy_info
 from ssl_engine.bench.datasets import LabelledData, load_labelled
 from ssl_engine.evaluation.metrics import accuracy, expected_calibration_error, learning_curve_area, macro_f1
 from ssl_engine.proposals import CalibratedHead
@@ -99,8 +99,6 @@ from ssl_engine.proposals.propagation import (
     temper_distributions,
 )
 
-#: Strategies that rank by the model's probabilities: with no model yet they start from a random batch.
-NEEDS_MODEL = frozenset({"least_confidence", "margin", "entropy", "cluster_margin"})
 ADAPTATIONS = ("none", "simcse", "simclr")
 PROPOSERS = ("head", "spreading", "ensemble")
 #: Proposers that need the kNN graph of the pool and test items.
@@ -167,6 +165,12 @@ class LabelEfficiencyConfig:
 
 
 # -- one run of the loop --------------------------------------------------------
+def cold_start_strategy(strategy: str) -> str:
+    """The strategy run while there is no model yet: one that needs the model's
+    probabilities (``ssl_engine.active``'s registry says which) starts from a random batch."""
+    return "random" if strategy_info(strategy).needs_probs else strategy
+
+
 def label_schedule(cold_start: int, budget: int, rounds: int, pool_size: int) -> list[int]:
     """Cumulative label counts after each round, capped at the pool size."""
     counts = [min(cold_start + r * budget, pool_size) for r in range(rounds)]
@@ -253,7 +257,7 @@ def simulate(x_pool, y_pool, x_test, y_test, *, strategy: str, schedule: list[in
     probs = None
     rounds = []
     for r, target in enumerate(schedule):
-        name = "random" if probs is None and strategy in NEEDS_MODEL else strategy
+        name = cold_start_strategy(strategy) if probs is None else strategy
         if name == "auto":
             from ssl_engine.active.auto import choose
 
@@ -513,8 +517,7 @@ def run(config: LabelEfficiencyConfig, *, data: LabelledData | None = None, enco
     train_hashes, test_hashes = data.hashes(data.train_items), data.hashes(data.test_items)
     report: dict[str, Any] = {
         "config": asdict(config), "data": data.summary(), "machine": machine_info(),
-        "label_schedule": schedule, "cold_start_rule": {s: ("random" if s in NEEDS_MODEL else s)
-                                                        for s in config.strategies},
+        "label_schedule": schedule, "cold_start_rule": {s: cold_start_strategy(s) for s in config.strategies},
         "arms": {}, "skipped": {}, "timing": {},
     }
     for arm in config.adapt:

@@ -143,7 +143,7 @@ def labelled_neighbours(snapshot: Snapshot, X: np.ndarray, rows: np.ndarray) -> 
 
 
 def rank(ctx) -> None:
-    from ssl_engine.active import get_strategy
+    from ssl_engine.active import get_strategy, strategy_info
 
     snapshot = Snapshot.load(ctx)
     X = load_embeddings(ctx)
@@ -161,8 +161,8 @@ def rank(ctx) -> None:
     else:
         n_classes = max(2, len(snapshot.classes))
     strategy = ctx.config["strategy"]
-    used = strategy if probs is not None or strategy in ("auto", "random", "kcenter", "typiclust", "probcover") \
-        else "typiclust"
+    # With no head yet, a strategy that needs its probabilities gives way to TypiClust.
+    used = strategy if probs is not None or not strategy_info(strategy).needs_probs else "typiclust"
     clusters = artifacts.load_arrays(ctx.path("clusters.npz"))["assignments"][pool]
     picks = get_strategy(used)(
         probs=probs, embeddings=X[pool], labelled_mask=labelled, batch_size=ctx.config["batch_size"],
