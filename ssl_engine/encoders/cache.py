@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from ssl_engine.encoders.base import Encoder
+from ssl_engine.files import atomic_write
 
 _INDEX = "index.sqlite3"
 _SHARDS = "shards"
@@ -147,7 +148,9 @@ class EmbeddingCache:
             return 0
         new_hashes = list(first)
         shard = f"{uuid.uuid4().hex}.npy"
-        _atomic_save(directory / _SHARDS / shard, vectors[list(first.values())])
+        # fsync the shard and its directory: the index rows committed next must never point at lost bytes.
+        with atomic_write(directory / _SHARDS / shard, fsync=True) as f:
+            np.save(f, vectors[list(first.values())], allow_pickle=False)
         with self._index(directory, version) as db, _transaction(db):
             inserted = db.executemany(
                 "INSERT OR IGNORE INTO vectors (hash, shard, row) VALUES (?, ?, ?)",
@@ -197,27 +200,6 @@ class EmbeddingCache:
         if data.dtype != np.float32 or data.ndim != 2 or data.shape[1] != dim:
             raise RuntimeError(f"shard {path} holds {data.dtype} {data.shape}, expected float32 (n, {dim})")
         return data
-
-
-def _atomic_save(path: Path, array: np.ndarray) -> None:
-    """np.save to a temporary file in the same directory, fsync, rename into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.save(f, array, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    # Make the rename itself durable before the index points at the file.
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager

@@ -31,6 +31,7 @@ from safetensors.numpy import load_file, save_file
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
+from ssl_engine.files import atomic_write_path
 from ssl_engine.proposals.head import CalibratedHead
 
 FORMAT = "labelops-calibrated-head/1"
@@ -66,9 +67,8 @@ def save_head(head: CalibratedHead, path: str | os.PathLike) -> Path:
         "params": _json_params(head),
     }
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={"header": json.dumps(header)})
-    os.replace(tmp, path)
+    with atomic_write_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"header": json.dumps(header)})
     return path
 
 

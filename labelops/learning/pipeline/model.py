@@ -21,8 +21,6 @@ these functions only feed it the round's arrays and store what it returns.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from labelops.items.models import ItemState, Split
@@ -30,6 +28,7 @@ from labelops.learning import artifacts
 from labelops.learning.pipeline.encoder import load_embeddings
 from labelops.learning.pipeline.snapshot import Snapshot
 from labelops.projects.models import TaskType
+from ssl_engine.files import atomic_write_path
 
 PROBA_CHUNK = 4096
 # Labelled neighbours stored with each proposal, shown to annotators.
@@ -50,9 +49,8 @@ def cluster(ctx) -> None:
     seed = ctx.config["seed"]
     index = VectorIndex(metric="cosine", random_state=seed).fit(X, ids=snapshot.ids)
     ctx.report(0.3, "index built")
-    tmp = ctx.path(f".index.faiss.{os.getpid()}.tmp")
-    index.save(tmp)
-    os.replace(tmp, ctx.path("index.faiss"))
+    with atomic_write_path(ctx.path("index.faiss")) as tmp:
+        index.save(tmp)
     ctx.add_artifact("index", ctx.path("index.faiss"))
 
     requested = ctx.config["n_clusters"]
