@@ -8,7 +8,8 @@ the head is stored as plain arrays in safetensors plus a JSON header:
   ``LogisticRegression`` (one for a single-label head, one per label for a
   multi-label head; a label with no model has no entry);
 - the header: classes, temperature, ``multilabel``, which labels are
-  modelled, the constant logits of the others, and the head's parameters.
+  modelled, the constant logits of the others, the solver's iteration count
+  and the head's parameters.
 
 Loading rebuilds ``LogisticRegression`` objects from those arrays; the
 rebuilt head gives the same ``predict_proba`` as the saved one (tested).
@@ -63,6 +64,7 @@ def save_head(head: CalibratedHead, path: str | os.PathLike) -> Path:
         "calibrated": bool(head.calibrated_),
         "n_calibration": int(head.n_calibration_),
         "n_features_in": int(head.n_features_in_),
+        "n_iter": int(head.n_iter_),
         "modelled": modelled,
         "params": _json_params(head),
     }
@@ -113,6 +115,7 @@ def load_head(path: str | os.PathLike) -> CalibratedHead:
     head.calibrated_ = header["calibrated"]
     head.n_calibration_ = header["n_calibration"]
     head.n_features_in_ = header["n_features_in"]
+    head.n_iter_ = header.get("n_iter", 0)  # 0: saved before the header recorded it
     if head.multilabel:
         head.constant_logits_ = tensors["constant_logits"]
     return head
