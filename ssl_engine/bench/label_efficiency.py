@@ -82,7 +82,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import sparse
@@ -98,6 +98,11 @@ from ssl_engine.proposals.propagation import (
     spread_labels,
     temper_distributions,
 )
+
+if TYPE_CHECKING:  # imported at run time by the functions that train (torch is slow to import)
+    import torch
+
+    from ssl_engine.ssl.trainer import Objective
 
 ADAPTATIONS = ("none", "simcse", "simclr")
 PROPOSERS = ("head", "spreading", "ensemble")
@@ -465,15 +470,19 @@ def adapt_encoder(encoder, data: LabelledData, method: str, config: LabelEfficie
     """
     from ssl_engine.ssl.trainer import PretrainConfig, pretrain
 
+    if method not in ("simcse", "simclr"):
+        raise ValueError(f"unknown adaptation {method!r}; choose from ('simcse', 'simclr')")
     if (method == "simcse") != (data.modality == "text"):
         raise ValueError(f"adaptation {method!r} does not apply to {data.modality} data")
+    objective: Objective
+    items: list[str] | torch.Tensor
     if method == "simcse":
-        items = data.train_items
+        objective, items = "simcse", data.train_items
     else:
         from ssl_engine.encoders.image_cnn import images_to_tensor
 
-        items = images_to_tensor(data.train_items, encoder.config.image_size)
-    pretrain_config = PretrainConfig(objective=method, epochs=config.adapt_epochs,
+        objective, items = "simclr", images_to_tensor(data.train_items, encoder.config.image_size)
+    pretrain_config = PretrainConfig(objective=objective, epochs=config.adapt_epochs,
                                      batch_size=min(config.adapt_batch_size, len(data.train_items)),
                                      lr=config.adapt_lr, warmup_steps=10, seed=0, max_minutes=config.adapt_minutes,
                                      monitor_size=min(256, len(data.train_items)))
@@ -550,7 +559,7 @@ def run(config: LabelEfficiencyConfig, *, data: LabelledData | None = None, enco
             graph = None
             if GRAPH_PROPOSERS.intersection(config.proposers):
                 t_graph = time.monotonic()
-                params = {"n_neighbors": config.spreading_neighbors, "alpha": config.spreading_alpha,
+                params: dict[str, Any] = {"n_neighbors": config.spreading_neighbors, "alpha": config.spreading_alpha,
                           "schedule": [{"n_labels": 1, "temperature": config.spreading_temperature,
                                         "ensemble_weight": config.ensemble_weight}]}
                 tuning = ensemble_tuning = None

@@ -40,7 +40,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -151,11 +151,14 @@ class EmbeddingCache:
         # fsync the shard and its directory: the index rows committed next must never point at lost bytes.
         with atomic_write(directory / _SHARDS / shard, fsync=True) as f:
             np.save(f, vectors[list(first.values())], allow_pickle=False)
-        with self._index(directory, version) as db, _transaction(db):
-            inserted = db.executemany(
-                "INSERT OR IGNORE INTO vectors (hash, shard, row) VALUES (?, ?, ?)",
-                [(h, shard, row) for row, h in enumerate(new_hashes)],
-            ).rowcount
+        with self._index(directory, version) as db:
+            if db is None:  # its schema was committed above; only deleting the index undoes that
+                raise RuntimeError(f"{directory / _INDEX} lost its schema while a shard was written")
+            with _transaction(db):
+                inserted = db.executemany(
+                    "INSERT OR IGNORE INTO vectors (hash, shard, row) VALUES (?, ?, ?)",
+                    [(h, shard, row) for row, h in enumerate(new_hashes)],
+                ).rowcount
         return int(inserted)
 
     # -- internals --------------------------------------------------------
@@ -165,7 +168,19 @@ class EmbeddingCache:
         readable = re.sub(r"[^A-Za-z0-9._-]+", "_", version)[:80]
         return self.root / f"{readable}-{hashlib.sha256(version.encode()).hexdigest()[:10]}"
 
-    @contextlib.contextmanager
+    @overload
+    def _index(
+        self, directory: Path, version: str, create_dim: int
+    ) -> contextlib.AbstractContextManager[sqlite3.Connection]: ...
+
+    @overload
+    def _index(
+        self, directory: Path, version: str, create_dim: None = None
+    ) -> contextlib.AbstractContextManager[sqlite3.Connection | None]: ...
+
+    # mypy cannot match a generator-based context manager against overloads that differ only in
+    # what they yield; the overloads above are the contract (None only without create_dim).
+    @contextlib.contextmanager  # type: ignore[misc]
     def _index(
         self, directory: Path, version: str, create_dim: int | None = None
     ) -> Iterator[sqlite3.Connection | None]:

@@ -267,7 +267,8 @@ def _multiclass_logits(model: LogisticRegression, X: np.ndarray) -> np.ndarray:
 def _fit_one_vs_rest(base: LogisticRegression, X: np.ndarray, indicator: np.ndarray):
     """One binary model per label column, or None plus a constant logit where
     the column has a single value."""
-    models, constants = [], np.zeros(indicator.shape[1])
+    models: list[LogisticRegression | None] = []
+    constants = np.zeros(indicator.shape[1])
     n = indicator.shape[0]
     for j in range(indicator.shape[1]):
         column = indicator[:, j]

@@ -98,7 +98,7 @@ def load_head(path: str | os.PathLike) -> CalibratedHead:
         raise ValueError(f"{path} has format {header.get('format')!r}, expected {FORMAT!r}")
     tensors = load_file(str(path))
     head = CalibratedHead(**header["params"])
-    estimators = []
+    estimators: list[LogisticRegression | None] = []
     for j, is_modelled in enumerate(header["modelled"]):
         if not is_modelled:
             estimators.append(None)

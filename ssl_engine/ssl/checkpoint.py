@@ -104,7 +104,8 @@ def _from_json(value: Any) -> Any:
 
 def _split_optimizer_state(optimizer_state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """torch optimizer state_dict -> (tensors for safetensors, the rest for JSON)."""
-    tensors, scalars = {}, {}
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
     for param_id, entries in optimizer_state["state"].items():
         for name, value in entries.items():
             if torch.is_tensor(value):
