@@ -27,8 +27,16 @@ import hashlib
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # each command imports what it needs when it runs, so `--help` stays fast
+    import torch
+
+    from ssl_engine.encoders.image_cnn import ImageCNNEncoder
+    from ssl_engine.encoders.text_pretrained import SentenceEncoder
+    from ssl_engine.encoders.text_scratch import TextTransformerEncoder
 
 BENCHES = {
     "label-efficiency": "ssl_engine.bench.label_efficiency",
@@ -43,7 +51,7 @@ class CommandError(Exception):
     """A user error: reported as one line, exit status 2."""
 
 
-def _text_encoder(model: str, batch_size: int = 64):
+def _text_encoder(model: str, batch_size: int = 64) -> SentenceEncoder:
     from ssl_engine.encoders.text_pretrained import SentenceEncoder
 
     return SentenceEncoder(model, batch_size=batch_size)
@@ -177,6 +185,8 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
         raise CommandError(f"pretraining needs ssl_engine.ssl.trainer, which is not importable here ({error})") from error
     from ssl_engine.bench.datasets import read_image_folder, read_texts
 
+    encoder: ImageCNNEncoder | SentenceEncoder | TextTransformerEncoder
+    data: torch.Tensor | list[str]
     if args.objective == "simclr":
         from ssl_engine.encoders.image_cnn import ImageCNNEncoder, images_to_tensor
 

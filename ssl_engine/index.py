@@ -161,6 +161,7 @@ class VectorIndex(BaseEstimator):
         ids = np.arange(n, dtype=np.int64) if ids is None else _check_ids(ids, n)
         faiss_metric = faiss.METRIC_INNER_PRODUCT if self.metric == "cosine" else faiss.METRIC_L2
 
+        inner: faiss.Index
         if n < self.ivf_threshold:
             inner = faiss.IndexFlatIP(d) if self.metric == "cosine" else faiss.IndexFlatL2(d)
             kind = "flat"
@@ -169,10 +170,10 @@ class VectorIndex(BaseEstimator):
             if not 1 <= nlist <= n:
                 raise ValueError(f"nlist must be in [1, {n}], got {nlist}")
             quantizer = faiss.IndexFlatIP(d) if self.metric == "cosine" else faiss.IndexFlatL2(d)
-            # The Python wrapper keeps `quantizer` alive as long as `inner`.
-            inner = faiss.IndexIVFFlat(quantizer, d, nlist, faiss_metric)
-            inner.cp.seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-            kind = "ivf"
+            # The Python wrapper keeps `quantizer` alive as long as `ivf`.
+            ivf = faiss.IndexIVFFlat(quantizer, d, nlist, faiss_metric)
+            ivf.cp.seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+            inner, kind = ivf, "ivf"
 
         index = faiss.IndexIDMap2(inner)
         if not index.is_trained:
@@ -254,7 +255,7 @@ class VectorIndex(BaseEstimator):
         else:
             raise ValueError(f"{path} holds an unsupported index type {type(inner).__name__}")
         # Only cosine uses an inner-product index here, so the metric type is unambiguous.
-        metric = "cosine" if index.metric_type == faiss.METRIC_INNER_PRODUCT else "l2"
+        metric: Metric = "cosine" if index.metric_type == faiss.METRIC_INNER_PRODUCT else "l2"
         loaded = cls(metric=metric, nlist=nlist, nprobe=nprobe)
         loaded.index_ = index
         loaded.dim_ = int(index.d)

@@ -22,12 +22,13 @@ the root can move without rewriting rows.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+
+from ssl_engine.files import atomic_directory, atomic_write
 
 
 def project_dir(project_id: int) -> Path:
@@ -58,15 +59,9 @@ def resolve(relative_path: str) -> Path:
     return path
 
 
-def _temporary(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
 def save_array(path: Path, array: np.ndarray) -> Path:
-    tmp = _temporary(path)
-    with open(tmp, "wb") as f:
+    with atomic_write(path) as f:
         np.save(f, array, allow_pickle=False)
-    os.replace(tmp, path)
     return path
 
 
@@ -75,10 +70,8 @@ def load_array(path: Path) -> np.ndarray:
 
 
 def save_arrays(path: Path, **arrays: np.ndarray) -> Path:
-    tmp = _temporary(path)
-    with open(tmp, "wb") as f:
+    with atomic_write(path) as f:
         np.savez(f, **arrays)
-    os.replace(tmp, path)
     return path
 
 
@@ -88,9 +81,8 @@ def load_arrays(path: Path) -> dict[str, np.ndarray]:
 
 
 def save_json(path: Path, value) -> Path:
-    tmp = _temporary(path)
-    tmp.write_text(json.dumps(value, indent=2, sort_keys=True))
-    os.replace(tmp, path)
+    with atomic_write(path, "w") as f:
+        f.write(json.dumps(value, indent=2, sort_keys=True))
     return path
 
 
@@ -100,15 +92,8 @@ def load_json(path: Path):
 
 def replace_directory(target: Path, write) -> Path:
     """Write a directory through `write(tmp_dir)` and swap it in whole."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    write(tmp)
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    tmp.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
+    with atomic_directory(target) as tmp:
+        write(tmp)
     return target
 
 

@@ -13,10 +13,10 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-STRATEGIES = (
-    "auto", "random", "least_confidence", "margin", "entropy",
-    "kcenter", "cluster_margin", "typiclust", "probcover",
-)
+from ssl_engine import active
+
+# The engine's active-learning strategies, in its registry's order (the API schema's enum).
+STRATEGIES = tuple(active.STRATEGIES)
 FINE_TUNE_MODES = ("head", "contrastive")
 SKIP_POLICIES = ("requeue_others", "requeue_later", "drop")
 

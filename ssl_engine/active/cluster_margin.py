@@ -69,7 +69,7 @@ def select(
         return np.empty(0, dtype=np.int64)
 
     if clusters is None:
-        _, clusters, _ = kmeans(pool.embeddings, n_clusters, random_state=rng)
+        _, clusters, _ = kmeans(pool.required_embeddings, n_clusters, random_state=rng)
     else:
         clusters = np.asarray(clusters)
         if clusters.shape != (pool.n_samples,) or not np.issubdtype(clusters.dtype, np.integer):
@@ -77,7 +77,7 @@ def select(
 
     # Step 1: the k_m most uncertain candidates, most uncertain first.
     n_candidates = max(pool.n_select, int(np.ceil(candidate_factor * batch_size)))
-    ranked = rank_by_score(margin_uncertainty(pool.probs, multilabel=multilabel),
+    ranked = rank_by_score(margin_uncertainty(pool.required_probs, multilabel=multilabel),
                            pool.candidates, n_candidates, rng)
 
     # Step 2: per-cluster queues; `ranked` order is kept inside each queue.

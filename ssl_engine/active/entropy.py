@@ -43,5 +43,5 @@ def select(*, probs, embeddings=None, labelled_mask, batch_size, random_state, m
            **context) -> np.ndarray:
     pool = check_pool(probs=probs, embeddings=embeddings, labelled_mask=labelled_mask, batch_size=batch_size,
                       multilabel=multilabel, need_probs=True, strategy="entropy")
-    scores = uncertainty(pool.probs, multilabel=multilabel)
+    scores = uncertainty(pool.required_probs, multilabel=multilabel)
     return rank_by_score(scores, pool.candidates, pool.n_select, check_random_state(random_state))

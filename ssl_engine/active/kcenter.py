@@ -56,7 +56,7 @@ def select(
         raise ValueError(f"metric must be 'cosine' or 'l2', got {metric!r}")
     if pool.n_select == 0:
         return np.empty(0, dtype=np.int64)
-    x = l2_normalise(pool.embeddings, name="embeddings") if metric == "cosine" else pool.embeddings
+    x = l2_normalise(pool.required_embeddings, name="embeddings") if metric == "cosine" else pool.required_embeddings
     sq_norms = np.einsum("ij,ij->i", x, x, dtype=np.float64)  # (N,)
 
     # (N,) squared distance from every item to its nearest centre.

@@ -41,6 +41,21 @@ class Pool:
     def n_labelled(self) -> int:
         return int(self.labelled_mask.sum())
 
+    @property
+    def required_probs(self) -> np.ndarray:
+        """``probs``, for a strategy that called ``check_pool(need_probs=True)``."""
+        if self.probs is None:
+            raise ValueError("probs are required here; check_pool(need_probs=True) rejects a call without them")
+        return self.probs
+
+    @property
+    def required_embeddings(self) -> np.ndarray:
+        """``embeddings``, for a strategy that called ``check_pool(need_embeddings=True)``."""
+        if self.embeddings is None:
+            raise ValueError("embeddings are required here; check_pool(need_embeddings=True) rejects a call "
+                             "without them")
+        return self.embeddings
+
 
 def check_pool(
     *,

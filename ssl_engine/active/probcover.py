@@ -138,7 +138,7 @@ def select(
     rng = check_random_state(random_state)
     if pool.n_select == 0:
         return np.empty(0, dtype=np.int64)
-    x = l2_normalise(pool.embeddings, name="embeddings") if metric == "cosine" else pool.embeddings
+    x = l2_normalise(pool.required_embeddings, name="embeddings") if metric == "cosine" else pool.required_embeddings
 
     if delta is None:
         if n_classes is None:

@@ -87,7 +87,7 @@ def select(
         raise ValueError(f"metric must be 'cosine' or 'l2', got {metric!r}")
     if pool.n_select == 0:
         return np.empty(0, dtype=np.int64)
-    x = l2_normalise(pool.embeddings, name="embeddings") if metric == "cosine" else pool.embeddings
+    x = l2_normalise(pool.required_embeddings, name="embeddings") if metric == "cosine" else pool.required_embeddings
 
     n_clusters = min(pool.n_labelled + pool.n_select, max_clusters, pool.n_samples)
     _, clusters, _ = kmeans(x, n_clusters, random_state=check_random_state(random_state),

@@ -48,7 +48,7 @@ def load_split(root: Path) -> tuple[torch.Tensor, np.ndarray, list[str]]:
     for label, name in enumerate(classes):
         for path in sorted((root / name).glob("*.jpg")):
             with Image.open(path) as img:
-                images.append(np.asarray(img.convert("RGB").resize((32, 32), Image.BILINEAR)))
+                images.append(np.asarray(img.convert("RGB").resize((32, 32), Image.Resampling.BILINEAR)))
             labels.append(label)
     x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()  # (N, 32, 32, 3) -> (N, 3, 32, 32)
     return x, np.asarray(labels), classes

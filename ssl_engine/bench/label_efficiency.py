@@ -82,12 +82,12 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import sparse
 
-from ssl_engine.active import STRATEGIES, get_strategy
+from ssl_engine.active import STRATEGIES, get_strategy, strategy_info
 from ssl_engine.bench.datasets import LabelledData, load_labelled
 from ssl_engine.evaluation.metrics import accuracy, expected_calibration_error, learning_curve_area, macro_f1
 from ssl_engine.proposals import CalibratedHead
@@ -99,8 +99,11 @@ from ssl_engine.proposals.propagation import (
     temper_distributions,
 )
 
-#: Strategies that rank by the model's probabilities: with no model yet they start from a random batch.
-NEEDS_MODEL = frozenset({"least_confidence", "margin", "entropy", "cluster_margin"})
+if TYPE_CHECKING:  # imported at run time by the functions that train (torch is slow to import)
+    import torch
+
+    from ssl_engine.ssl.trainer import Objective
+
 ADAPTATIONS = ("none", "simcse", "simclr")
 PROPOSERS = ("head", "spreading", "ensemble")
 #: Proposers that need the kNN graph of the pool and test items.
@@ -167,6 +170,12 @@ class LabelEfficiencyConfig:
 
 
 # -- one run of the loop --------------------------------------------------------
+def cold_start_strategy(strategy: str) -> str:
+    """The strategy run while there is no model yet: one that needs the model's
+    probabilities (``ssl_engine.active``'s registry says which) starts from a random batch."""
+    return "random" if strategy_info(strategy).needs_probs else strategy
+
+
 def label_schedule(cold_start: int, budget: int, rounds: int, pool_size: int) -> list[int]:
     """Cumulative label counts after each round, capped at the pool size."""
     counts = [min(cold_start + r * budget, pool_size) for r in range(rounds)]
@@ -253,7 +262,7 @@ def simulate(x_pool, y_pool, x_test, y_test, *, strategy: str, schedule: list[in
     probs = None
     rounds = []
     for r, target in enumerate(schedule):
-        name = "random" if probs is None and strategy in NEEDS_MODEL else strategy
+        name = cold_start_strategy(strategy) if probs is None else strategy
         if name == "auto":
             from ssl_engine.active.auto import choose
 
@@ -461,15 +470,19 @@ def adapt_encoder(encoder, data: LabelledData, method: str, config: LabelEfficie
     """
     from ssl_engine.ssl.trainer import PretrainConfig, pretrain
 
+    if method not in ("simcse", "simclr"):
+        raise ValueError(f"unknown adaptation {method!r}; choose from ('simcse', 'simclr')")
     if (method == "simcse") != (data.modality == "text"):
         raise ValueError(f"adaptation {method!r} does not apply to {data.modality} data")
+    objective: Objective
+    items: list[str] | torch.Tensor
     if method == "simcse":
-        items = data.train_items
+        objective, items = "simcse", data.train_items
     else:
         from ssl_engine.encoders.image_cnn import images_to_tensor
 
-        items = images_to_tensor(data.train_items, encoder.config.image_size)
-    pretrain_config = PretrainConfig(objective=method, epochs=config.adapt_epochs,
+        objective, items = "simclr", images_to_tensor(data.train_items, encoder.config.image_size)
+    pretrain_config = PretrainConfig(objective=objective, epochs=config.adapt_epochs,
                                      batch_size=min(config.adapt_batch_size, len(data.train_items)),
                                      lr=config.adapt_lr, warmup_steps=10, seed=0, max_minutes=config.adapt_minutes,
                                      monitor_size=min(256, len(data.train_items)))
@@ -513,8 +526,7 @@ def run(config: LabelEfficiencyConfig, *, data: LabelledData | None = None, enco
     train_hashes, test_hashes = data.hashes(data.train_items), data.hashes(data.test_items)
     report: dict[str, Any] = {
         "config": asdict(config), "data": data.summary(), "machine": machine_info(),
-        "label_schedule": schedule, "cold_start_rule": {s: ("random" if s in NEEDS_MODEL else s)
-                                                        for s in config.strategies},
+        "label_schedule": schedule, "cold_start_rule": {s: cold_start_strategy(s) for s in config.strategies},
         "arms": {}, "skipped": {}, "timing": {},
     }
     for arm in config.adapt:
@@ -547,7 +559,7 @@ def run(config: LabelEfficiencyConfig, *, data: LabelledData | None = None, enco
             graph = None
             if GRAPH_PROPOSERS.intersection(config.proposers):
                 t_graph = time.monotonic()
-                params = {"n_neighbors": config.spreading_neighbors, "alpha": config.spreading_alpha,
+                params: dict[str, Any] = {"n_neighbors": config.spreading_neighbors, "alpha": config.spreading_alpha,
                           "schedule": [{"n_labels": 1, "temperature": config.spreading_temperature,
                                         "ensemble_weight": config.ensemble_weight}]}
                 tuning = ensemble_tuning = None

@@ -69,7 +69,7 @@ def head_result(x_train, y_train, x_test, y_test, seed: int) -> dict:
     head = CalibratedHead(random_state=seed).fit(x_train, y_train)
     seconds = time.monotonic() - t0
     result = score(head.predict_proba(x_test), head.classes_, y_test)
-    raw = softmax(head.decision_function(x_test))
+    raw = softmax(head.logits(x_test))
     result.update(ece_uncalibrated=round(expected_calibration_error(raw, np.searchsorted(head.classes_, y_test)), 4),
                   temperature=round(head.temperature_, 4), calibrated=head.calibrated_,
                   n_labels=int(len(y_train)), fit_seconds=round(seconds, 1))

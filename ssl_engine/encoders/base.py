@@ -18,10 +18,13 @@ import numpy as np
 
 @runtime_checkable
 class Encoder(Protocol):
-    #: Identifies the weights; part of every embedding cache key.
-    version: str
     #: Width of the vectors `embed` returns.
     dim: int
+
+    @property
+    def version(self) -> str:
+        """Identifies the weights; part of every embedding cache key (an attribute or a property)."""
+        ...
 
     def embed(self, batch: Sequence[Any]) -> np.ndarray:
         """(N,) items -> (N, dim) float32, rows of unit L2 norm."""

@@ -40,11 +40,12 @@ import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
 from ssl_engine.encoders.base import Encoder
+from ssl_engine.files import atomic_write
 
 _INDEX = "index.sqlite3"
 _SHARDS = "shards"
@@ -147,12 +148,17 @@ class EmbeddingCache:
             return 0
         new_hashes = list(first)
         shard = f"{uuid.uuid4().hex}.npy"
-        _atomic_save(directory / _SHARDS / shard, vectors[list(first.values())])
-        with self._index(directory, version) as db, _transaction(db):
-            inserted = db.executemany(
-                "INSERT OR IGNORE INTO vectors (hash, shard, row) VALUES (?, ?, ?)",
-                [(h, shard, row) for row, h in enumerate(new_hashes)],
-            ).rowcount
+        # fsync the shard and its directory: the index rows committed next must never point at lost bytes.
+        with atomic_write(directory / _SHARDS / shard, fsync=True) as f:
+            np.save(f, vectors[list(first.values())], allow_pickle=False)
+        with self._index(directory, version) as db:
+            if db is None:  # its schema was committed above; only deleting the index undoes that
+                raise RuntimeError(f"{directory / _INDEX} lost its schema while a shard was written")
+            with _transaction(db):
+                inserted = db.executemany(
+                    "INSERT OR IGNORE INTO vectors (hash, shard, row) VALUES (?, ?, ?)",
+                    [(h, shard, row) for row, h in enumerate(new_hashes)],
+                ).rowcount
         return int(inserted)
 
     # -- internals --------------------------------------------------------
@@ -162,7 +168,19 @@ class EmbeddingCache:
         readable = re.sub(r"[^A-Za-z0-9._-]+", "_", version)[:80]
         return self.root / f"{readable}-{hashlib.sha256(version.encode()).hexdigest()[:10]}"
 
-    @contextlib.contextmanager
+    @overload
+    def _index(
+        self, directory: Path, version: str, create_dim: int
+    ) -> contextlib.AbstractContextManager[sqlite3.Connection]: ...
+
+    @overload
+    def _index(
+        self, directory: Path, version: str, create_dim: None = None
+    ) -> contextlib.AbstractContextManager[sqlite3.Connection | None]: ...
+
+    # mypy cannot match a generator-based context manager against overloads that differ only in
+    # what they yield; the overloads above are the contract (None only without create_dim).
+    @contextlib.contextmanager  # type: ignore[misc]
     def _index(
         self, directory: Path, version: str, create_dim: int | None = None
     ) -> Iterator[sqlite3.Connection | None]:
@@ -197,27 +215,6 @@ class EmbeddingCache:
         if data.dtype != np.float32 or data.ndim != 2 or data.shape[1] != dim:
             raise RuntimeError(f"shard {path} holds {data.dtype} {data.shape}, expected float32 (n, {dim})")
         return data
-
-
-def _atomic_save(path: Path, array: np.ndarray) -> None:
-    """np.save to a temporary file in the same directory, fsync, rename into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.save(f, array, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    # Make the rename itself durable before the index points at the file.
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager

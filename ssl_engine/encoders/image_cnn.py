@@ -81,7 +81,7 @@ class BasicBlock(nn.Module):
         self.bn1 = nn.BatchNorm2d(out_channels)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
-        self.shortcut = nn.Identity()
+        self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or in_channels != out_channels:
             self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
                                           nn.BatchNorm2d(out_channels))
@@ -94,6 +94,9 @@ class BasicBlock(nn.Module):
 
 class ResNetBackbone(nn.Module):
     """(B, 3, H, W) in [0, 1] -> (B, 4 * width)."""
+
+    mean: torch.Tensor  # (1, 3, 1, 1) buffers, registered in __init__
+    std: torch.Tensor
 
     def __init__(self, config: ImageCNNConfig):
         super().__init__()
@@ -145,9 +148,9 @@ def images_to_tensor(batch: Any, image_size: int) -> torch.Tensor:
         for item in batch:
             if isinstance(item, (str, os.PathLike)):
                 with Image.open(item) as img:
-                    item = img.convert("RGB").resize((image_size, image_size), Image.BILINEAR)
+                    item = img.convert("RGB").resize((image_size, image_size), Image.Resampling.BILINEAR)
             elif isinstance(item, Image.Image):
-                item = item.convert("RGB").resize((image_size, image_size), Image.BILINEAR)
+                item = item.convert("RGB").resize((image_size, image_size), Image.Resampling.BILINEAR)
             arrays.append(np.asarray(item))
         if not arrays:
             return torch.zeros(0, 3, image_size, image_size)

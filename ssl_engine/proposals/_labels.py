@@ -44,5 +44,6 @@ def encode_labels(y) -> tuple[np.ndarray, np.ndarray]:
     check_classification_targets(y)
     classes, codes = np.unique(y, return_inverse=True)
     if classes.size < 2:
-        raise ValueError(f"need labels of at least 2 classes, got {classes.size}")
+        got = "1 class" if classes.size == 1 else f"{classes.size} classes"
+        raise ValueError(f"need labels of at least 2 classes, got {got}")
     return classes, codes.astype(np.int64)

@@ -91,6 +91,10 @@ class CalibratedHead(ClassifierMixin, BaseEstimator):
         Examples whose out-of-fold logits fitted the temperature.
     constant_logits_ : ndarray (C,)
         Multi-label only: the logit used for labels with no model.
+    n_iter_ : int
+        lbfgs iterations of the final fit (the most over labels for a
+        multi-label head; 0 if no label has a model); ``max_iter`` means it
+        stopped before converging.
     n_features_in_ : int
     """
 
@@ -127,9 +131,15 @@ class CalibratedHead(ClassifierMixin, BaseEstimator):
             raise ValueError(f"calibration must be 'temperature' or None, got {self.calibration!r}")
         if not isinstance(self.cv, (int, np.integer)) or self.cv < 2:
             raise ValueError(f"cv must be an integer >= 2, got {self.cv!r}")
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=True)
-        if len(y) != X.shape[0]:
-            raise ValueError(f"X has {X.shape[0]} rows but y has {len(y)} labels")
+        if self.multilabel:  # y is a list of label lists, which scikit-learn's y checks would refuse
+            if y is None:
+                raise ValueError("CalibratedHead requires y to be passed, but the target y is None")
+            X = validate_data(self, X, dtype=[np.float64, np.float32], reset=True)
+            if len(y) != X.shape[0]:
+                raise ValueError(f"X has {X.shape[0]} rows but y has {len(y)} labels")
+        else:
+            # y of shape (N, 1) is flattened with a warning; None or another length is an error.
+            X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], reset=True)
         if calibration_rows is None:
             calibration_rows = np.ones(X.shape[0], dtype=bool)
         calibration_rows = np.asarray(calibration_rows)
@@ -140,6 +150,7 @@ class CalibratedHead(ClassifierMixin, BaseEstimator):
             self._fit_multilabel(X, y, calibration_rows, seed)
         else:
             self._fit_multiclass(X, y, calibration_rows, seed)
+        self.n_iter_ = max((int(np.max(m.n_iter_)) for m in self.estimators_ if m is not None), default=0)
         return self
 
     def _base(self, class_weight) -> LogisticRegression:
@@ -210,18 +221,28 @@ class CalibratedHead(ClassifierMixin, BaseEstimator):
         self.calibrated_, self.n_calibration_ = True, int(rows.size)
 
     # -- predicting -------------------------------------------------------
-    def decision_function(self, X) -> np.ndarray:
-        """Uncalibrated logits, (N, C)."""
+    def logits(self, X) -> np.ndarray:
+        """Uncalibrated logits, (N, C) for every C: a binary head gives ``[0, z]``,
+        so ``softmax(logits)`` is the uncalibrated (T = 1) ``predict_proba``."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         if self.multilabel:
             return _one_vs_rest_logits(self.estimators_, self.constant_logits_, X)
         return _multiclass_logits(self.estimators_[0], X)
 
+    def decision_function(self, X) -> np.ndarray:
+        """Uncalibrated scores in scikit-learn's shape: (N, C), except (N,) for a
+        single-label binary head, the logit of ``classes_[1]`` (as scorers such as
+        ROC AUC expect). :meth:`logits` has (N, C) for every head."""
+        z = self.logits(X)
+        if not self.multilabel and self.classes_.size == 2:
+            return z[:, 1] - z[:, 0]
+        return z
+
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated probabilities (N, C) in ``classes_`` order: rows sum to 1,
         or independent per-label probabilities when ``multilabel``."""
-        z = self.decision_function(X)
+        z = self.logits(X)
         if not self.multilabel:
             return softmax(z / self.temperature_)
         modelled = np.array([m is not None for m in self.estimators_])
@@ -246,7 +267,8 @@ def _multiclass_logits(model: LogisticRegression, X: np.ndarray) -> np.ndarray:
 def _fit_one_vs_rest(base: LogisticRegression, X: np.ndarray, indicator: np.ndarray):
     """One binary model per label column, or None plus a constant logit where
     the column has a single value."""
-    models, constants = [], np.zeros(indicator.shape[1])
+    models: list[LogisticRegression | None] = []
+    constants = np.zeros(indicator.shape[1])
     n = indicator.shape[0]
     for j in range(indicator.shape[1]):
         column = indicator[:, j]

@@ -8,7 +8,8 @@ the head is stored as plain arrays in safetensors plus a JSON header:
   ``LogisticRegression`` (one for a single-label head, one per label for a
   multi-label head; a label with no model has no entry);
 - the header: classes, temperature, ``multilabel``, which labels are
-  modelled, the constant logits of the others, and the head's parameters.
+  modelled, the constant logits of the others, the solver's iteration count
+  and the head's parameters.
 
 Loading rebuilds ``LogisticRegression`` objects from those arrays; the
 rebuilt head gives the same ``predict_proba`` as the saved one (tested).
@@ -31,6 +32,7 @@ from safetensors.numpy import load_file, save_file
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
+from ssl_engine.files import atomic_write_path
 from ssl_engine.proposals.head import CalibratedHead
 
 FORMAT = "labelops-calibrated-head/1"
@@ -62,13 +64,13 @@ def save_head(head: CalibratedHead, path: str | os.PathLike) -> Path:
         "calibrated": bool(head.calibrated_),
         "n_calibration": int(head.n_calibration_),
         "n_features_in": int(head.n_features_in_),
+        "n_iter": int(head.n_iter_),
         "modelled": modelled,
         "params": _json_params(head),
     }
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={"header": json.dumps(header)})
-    os.replace(tmp, path)
+    with atomic_write_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"header": json.dumps(header)})
     return path
 
 
@@ -96,7 +98,7 @@ def load_head(path: str | os.PathLike) -> CalibratedHead:
         raise ValueError(f"{path} has format {header.get('format')!r}, expected {FORMAT!r}")
     tensors = load_file(str(path))
     head = CalibratedHead(**header["params"])
-    estimators = []
+    estimators: list[LogisticRegression | None] = []
     for j, is_modelled in enumerate(header["modelled"]):
         if not is_modelled:
             estimators.append(None)
@@ -113,6 +115,7 @@ def load_head(path: str | os.PathLike) -> CalibratedHead:
     head.calibrated_ = header["calibrated"]
     head.n_calibration_ = header["n_calibration"]
     head.n_features_in_ = header["n_features_in"]
+    head.n_iter_ = header.get("n_iter", 0)  # 0: saved before the header recorded it
     if head.multilabel:
         head.constant_logits_ = tensors["constant_logits"]
     return head

@@ -88,4 +88,5 @@ class KNNVote(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """The top-voted label of each row, (M,)."""
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        probs = self.predict_proba(X)  # first: it raises NotFittedError before classes_ exists
+        return self.classes_[probs.argmax(axis=1)]

@@ -111,10 +111,8 @@ class GraphLabelSpreading(ClassifierMixin, BaseEstimator):
             raise ValueError(f"n_neighbors must be a positive integer, got {self.n_neighbors!r}")
         if not 0 <= self.alpha < 1:
             raise ValueError(f"alpha must be in [0, 1), got {self.alpha!r}")
-        X = validate_data(self, X, dtype=np.float32, reset=True)
-        y = np.asarray(y)
-        if y.shape != (X.shape[0],):
-            raise ValueError(f"y must have shape ({X.shape[0]},), got {y.shape}")
+        # y of shape (N, 1) is flattened with a warning; None or another length is an error.
+        X, y = validate_data(self, X, y, dtype=np.float32, reset=True)
         labelled = labelled_mask(y)
         self.classes_, codes = encode_labels(y[labelled])
         n, n_classes = X.shape[0], self.classes_.size
@@ -144,7 +142,8 @@ class GraphLabelSpreading(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """The most likely label of each row, (M,)."""
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        probs = self.predict_proba(X)  # first: it raises NotFittedError before classes_ exists
+        return self.classes_[probs.argmax(axis=1)]
 
 
 def normalised_knn_graph(index: VectorIndex, X: np.ndarray, n_neighbors: int) -> sparse.csr_matrix:

@@ -77,10 +77,8 @@ class SelfTraining(ClassifierMixin, BaseEstimator):
             raise ValueError(f"threshold must be in (0, 1], got {self.threshold!r}")
         if not isinstance(self.max_iter, (int, np.integer)) or self.max_iter < 1:
             raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}")
-        X = validate_data(self, X, reset=True)
-        y = np.asarray(y)
-        if y.shape != (X.shape[0],):
-            raise ValueError(f"y must have shape ({X.shape[0]},), got {y.shape}")
+        # y of shape (N, 1) is flattened with a warning; None or another length is an error.
+        X, y = validate_data(self, X, y, reset=True)
         has_label = labelled_mask(y)
         encode_labels(y[has_label])  # the same checks as the wrapped proposers, up front
         template = CalibratedHead(random_state=self.random_state) if self.estimator is None else self.estimator
@@ -124,4 +122,5 @@ class SelfTraining(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """The most likely label of each row, (M,)."""
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        probs = self.predict_proba(X)  # first: it raises NotFittedError before classes_ exists
+        return self.classes_[probs.argmax(axis=1)]

@@ -26,13 +26,14 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
+
+from ssl_engine.files import atomic_directory
 
 FORMAT_VERSION = 1
 _STEP_DIR = re.compile(r"^step-(\d{9})$")
@@ -103,7 +104,8 @@ def _from_json(value: Any) -> Any:
 
 def _split_optimizer_state(optimizer_state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """torch optimizer state_dict -> (tensors for safetensors, the rest for JSON)."""
-    tensors, scalars = {}, {}
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
     for param_id, entries in optimizer_state["state"].items():
         for name, value in entries.items():
             if torch.is_tensor(value):
@@ -137,17 +139,11 @@ def save_checkpoint(directory: str | os.PathLike, step: int, *, model_state: dic
     training = {**{k: v for k, v in optim_tensors.items()}, **{f"rng.{k}": v for k, v in rng_states.items()}}
     payload = {"format": FORMAT_VERSION, "step": step, "optimizer": optim_meta, "state": state or {}}
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".step-{step:09d}.", dir=directory))
-    try:
+    with atomic_directory(final) as tmp:
+        tmp.mkdir(mode=0o700)  # private, as tempfile.mkdtemp made it before
         save_file(tensors_for_safetensors(model_state), str(tmp / "model.safetensors"))
         save_file(tensors_for_safetensors(training, what="optimizer state"), str(tmp / "training.safetensors"))
         (tmp / "state.json").write_text(json.dumps(_to_json(payload), indent=1, allow_nan=False))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     if keep is not None:
         for old in list_checkpoints(directory)[:-keep] if keep > 0 else []:
             shutil.rmtree(old, ignore_errors=True)

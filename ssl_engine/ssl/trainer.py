@@ -99,16 +99,12 @@ class CheckpointMismatchError(ValueError):
 
 
 class TrainableEncoder(Protocol):
-    """The least an encoder offers to be pretrained (``nn.Module`` provides the last three;
-    an encoder may instead expose them on a ``module`` attribute)."""
+    """The least an encoder offers to be pretrained: ``encode_tensors``, and weights the loop
+    can optimise and checkpoint (``parameters``, ``state_dict``, ``load_state_dict``), which
+    an ``nn.Module`` has itself and ``SentenceEncoder`` has on its ``module`` attribute
+    (:func:`_weights_of` finds them; a protocol cannot say "here or there")."""
 
     def encode_tensors(self, batch: Any, train: bool) -> torch.Tensor: ...
-
-    def parameters(self): ...
-
-    def state_dict(self) -> dict[str, torch.Tensor]: ...
-
-    def load_state_dict(self, state_dict: dict[str, torch.Tensor]): ...
 
 
 @dataclass
@@ -351,8 +347,9 @@ def pretrain(encoder: TrainableEncoder, data: Any, config: PretrainConfig, *,
             from tqdm.auto import tqdm
 
             bar = tqdm(total=total, initial=step, desc=f"pretrain ({config.objective})", unit="step")
-        stopped_reason, saved_at = "completed", resumed_from
-        order, order_epoch = None, -1
+        stopped_reason: Literal["completed", "budget"] = "completed"
+        saved_at = resumed_from
+        order, order_epoch = torch.empty(0, dtype=torch.long), -1  # the first step draws epoch 0's order
         try:
             while step < total:
                 if budget is not None and clock() - started >= budget:

@@ -112,3 +112,11 @@ def test_the_api_schema_describes_every_setting():
     assert schema["properties"]["batch_size"] == {"type": "integer", "default": 100}
     assert schema["properties"]["n_clusters"] == {"type": "integer", "nullable": True, "default": None}
     assert "margin" in schema["properties"]["strategy"]["enum"]
+
+
+def test_the_strategy_enum_is_the_engines_registry_in_a_stable_order():
+    # The names come from ssl_engine.active; their order is part of the published API schema.
+    assert project_settings_schema()["properties"]["strategy"]["enum"] == [
+        "auto", "random", "least_confidence", "margin", "entropy",
+        "kcenter", "cluster_margin", "typiclust", "probcover",
+    ]

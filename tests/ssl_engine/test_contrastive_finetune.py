@@ -6,6 +6,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from torch import nn
 
 from ssl_engine.encoders.base import Encoder
@@ -173,3 +175,23 @@ def test_config_rejects_bad_values(bad):
 def test_fit_needs_two_classes():
     with pytest.raises(ValueError):
         ContrastiveFineTuner(TinyTextEncoder()).fit(["a", "b"], ["x", "x"])
+
+
+def test_text_estimators_keep_the_parts_of_the_scikit_learn_contract_that_apply():
+    # scikit-learn's checks feed numeric arrays (see test_estimator_contract.py); these take texts.
+    texts, y = toy_data(n_per_class=4)
+    encoder, config = TinyTextEncoder(), ContrastiveConfig(epochs=1, batch_size=6)
+    version = encoder.version
+    clf = ContrastiveClassifier(encoder, config)
+    assert vars(clf) == {"encoder": encoder, "config": config, "head": None}  # __init__ stores parameters only
+    assert clone(clf).get_params()["config"] == config
+    for call in (clf.predict, clf.predict_proba, clf.embed):
+        with pytest.raises(NotFittedError):
+            call(texts)
+    with pytest.raises(NotFittedError):
+        ContrastiveFineTuner(encoder, config).summary()
+    assert clf.fit(texts, y) is clf
+    assert clf.get_params()["encoder"] is encoder and clf.get_params()["config"] is config
+    assert encoder.version == version  # fit tuned a copy
+    tuner = ContrastiveFineTuner(encoder, config)
+    assert tuner.fit(texts, y) is tuner and tuner.summary()["steps"] == tuner.n_steps_

@@ -23,6 +23,7 @@ def test_single_label_round_trip(tmp_path, n_classes):
     np.testing.assert_allclose(loaded.predict_proba(X), head.predict_proba(X), rtol=1e-12, atol=1e-15)
     assert loaded.classes_.tolist() == head.classes_.tolist()
     assert loaded.temperature_ == head.temperature_ and loaded.get_params() == head.get_params()
+    assert loaded.n_iter_ == head.n_iter_ >= 1
     assert list(loaded.predict(X[:5])) == list(head.predict(X[:5]))
 
 

@@ -199,6 +199,11 @@ def test_binary_head(data):
     probs = head.predict_proba(x_pool[y_pool != "atm"])
     assert probs.shape[1] == 2
     assert (head.classes_[probs.argmax(axis=1)] == y_pool[y_pool != "atm"]).all()
+    # decision_function in scikit-learn's binary shape, the logit of classes_[1]; logits keeps (N, 2).
+    z = head.logits(x_pool)
+    assert z.shape == (len(x_pool), 2) and (z[:, 0] == 0).all()
+    np.testing.assert_array_equal(head.decision_function(x_pool), z[:, 1])
+    np.testing.assert_allclose(softmax(z / head.temperature_), head.predict_proba(x_pool))
 
 
 def test_class_weight_dict_is_keyed_by_label(data):

@@ -1,11 +1,15 @@
 """Active-learning strategies: shared invariants, then each strategy's known behaviour."""
 
 import doctest
+import importlib
+import subprocess
+import sys
 
 import faiss
 import numpy as np
 import pytest
 
+import ssl_engine.active
 from ssl_engine.active import (
     STRATEGIES,
     auto,
@@ -17,6 +21,7 @@ from ssl_engine.active import (
     margin,
     probcover,
     random_sampling,
+    strategy_info,
     typiclust,
 )
 
@@ -93,6 +98,43 @@ def test_every_strategy_ignores_context_it_does_not_use(name):
     probs, embeddings, mask = make_pool(20, n_labelled=2)
     picks = run(name, probs, embeddings, mask, 3, some_other_strategys_knob=1)
     assert len(picks) == 3
+
+
+# -- the registry --------------------------------------------------------------------------
+
+def test_the_registry_maps_each_name_to_its_modules_select():
+    for name, info in STRATEGIES.items():
+        assert info.name == name
+        assert info.select is importlib.import_module(f"ssl_engine.active.{info.module}").select
+        assert get_strategy(name) is info.select
+    assert strategy_info("margin") is STRATEGIES["margin"]
+    with pytest.raises(ValueError, match="unknown strategy 'bald'; choose one of"):
+        strategy_info("bald")
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_the_registry_says_which_inputs_each_strategy_needs(name):
+    info = STRATEGIES[name]
+    probs, embeddings, mask = make_pool(40, n_labelled=2)
+    # n_classes lets probcover choose its delta without probs.
+    if info.needs_probs:
+        with pytest.raises(ValueError, match="needs probs"):
+            run(name, None, embeddings, mask, 3, n_classes=N_CLASSES)
+    else:
+        assert len(run(name, None, embeddings, mask, 3, n_classes=N_CLASSES)) == 3
+    if info.needs_embeddings:
+        with pytest.raises(ValueError, match="needs embeddings"):
+            run(name, probs, None, mask, 3, n_classes=N_CLASSES)
+    else:
+        assert len(run(name, probs, None, mask, 3, n_classes=N_CLASSES)) == 3
+
+
+def test_reading_the_registry_imports_no_numerical_library():
+    # The web process reads the names (project settings) without loading the engine.
+    code = ("import sys, ssl_engine.active as a; a.STRATEGIES['margin'].needs_probs; "
+            "print(sorted(m for m in ('numpy', 'scipy', 'sklearn', 'faiss', 'torch') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
 
 
 # -- input checks ----------------------------------------------------------------------------
@@ -308,8 +350,8 @@ def test_auto_runs_the_strategy_it_chooses():
 
 # -- the examples in the module docstrings stay true ----------------------------------------------
 
-@pytest.mark.parametrize("module", [auto, cluster_margin, entropy, kcenter, least_confidence, margin,
-                                    probcover, random_sampling, typiclust],
+@pytest.mark.parametrize("module", [ssl_engine.active, auto, cluster_margin, entropy, kcenter, least_confidence,
+                                    margin, probcover, random_sampling, typiclust],
                          ids=lambda m: m.__name__.rsplit(".", 1)[-1])
 def test_docstring_examples(module):
     failures, attempted = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)

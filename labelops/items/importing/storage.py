@@ -8,12 +8,13 @@ name from a client or an archive ever becomes part of a path.
 
 from __future__ import annotations
 
-import os
 import secrets
 import uuid
 from pathlib import Path
 
 from django.core.files.uploadedfile import UploadedFile
+
+from ssl_engine.files import atomic_write
 
 ITEMS_DIR = "items"
 UPLOADS_DIR = "uploads"
@@ -22,14 +23,8 @@ UPLOADS_DIR = "uploads"
 def _write_atomically(path: Path, data: bytes) -> None:
     """Write to a temporary sibling, then rename, so no reader ever sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(temporary, "xb") as handle:
-            handle.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as handle:
+        handle.write(data)
 
 
 class ItemFileStore:

@@ -29,6 +29,7 @@ from labelops.learning.models import RoundState, TrainingRound
 from labelops.learning.pipeline.encoder import load_embeddings
 from labelops.learning.pipeline.model import has_head, multilabel
 from labelops.learning.pipeline.snapshot import Snapshot
+from ssl_engine.files import atomic_write_path
 
 # Drift needs a handful of items on each side to say anything.
 MIN_DRIFT_ITEMS = 20
@@ -169,9 +170,8 @@ def learning_curve(ctx):
     ax.set_title(f"{ctx.project.name}: learning curve", parse_math=False)
     ax.grid(alpha=0.3)
     path = ctx.path("learning_curve.png")
-    tmp = ctx.path(".learning_curve.png.tmp")
-    fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+    with atomic_write_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
-    tmp.replace(path)
     return path
 

@@ -21,8 +21,6 @@ these functions only feed it the round's arrays and store what it returns.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from labelops.items.models import ItemState, Split
@@ -30,6 +28,7 @@ from labelops.learning import artifacts
 from labelops.learning.pipeline.encoder import load_embeddings
 from labelops.learning.pipeline.snapshot import Snapshot
 from labelops.projects.models import TaskType
+from ssl_engine.files import atomic_write_path
 
 PROBA_CHUNK = 4096
 # Labelled neighbours stored with each proposal, shown to annotators.
@@ -50,9 +49,8 @@ def cluster(ctx) -> None:
     seed = ctx.config["seed"]
     index = VectorIndex(metric="cosine", random_state=seed).fit(X, ids=snapshot.ids)
     ctx.report(0.3, "index built")
-    tmp = ctx.path(f".index.faiss.{os.getpid()}.tmp")
-    index.save(tmp)
-    os.replace(tmp, ctx.path("index.faiss"))
+    with atomic_write_path(ctx.path("index.faiss")) as tmp:
+        index.save(tmp)
     ctx.add_artifact("index", ctx.path("index.faiss"))
 
     requested = ctx.config["n_clusters"]
@@ -143,7 +141,7 @@ def labelled_neighbours(snapshot: Snapshot, X: np.ndarray, rows: np.ndarray) -> 
 
 
 def rank(ctx) -> None:
-    from ssl_engine.active import get_strategy
+    from ssl_engine.active import get_strategy, strategy_info
 
     snapshot = Snapshot.load(ctx)
     X = load_embeddings(ctx)
@@ -161,8 +159,8 @@ def rank(ctx) -> None:
     else:
         n_classes = max(2, len(snapshot.classes))
     strategy = ctx.config["strategy"]
-    used = strategy if probs is not None or strategy in ("auto", "random", "kcenter", "typiclust", "probcover") \
-        else "typiclust"
+    # With no head yet, a strategy that needs its probabilities gives way to TypiClust.
+    used = strategy if probs is not None or not strategy_info(strategy).needs_probs else "typiclust"
     clusters = artifacts.load_arrays(ctx.path("clusters.npz"))["assignments"][pool]
     picks = get_strategy(used)(
         probs=probs, embeddings=X[pool], labelled_mask=labelled, batch_size=ctx.config["batch_size"],
