@@ -399,7 +399,7 @@ def test_a_submit_during_a_migration_waits_and_meets_the_new_version(transaction
     migrate.join(timeout=30)
     answer.join(timeout=30)
 
-    assert isinstance(outcome["migrate"], TaxonomyVersion)
+    assert isinstance(outcome["migrate"].version, TaxonomyVersion)
     assert isinstance(outcome["submit"], ValidationError)
     assert "not in the active taxonomy (v2): bug" in str(outcome["submit"])
     assert not Annotation.objects.exists()

@@ -59,7 +59,7 @@ WRITES = {
         lambda p, u: create_taxonomy_version(
             actor=u["lead"], project=p, labels=[{"key": "billing"}, {"key": "defect"}],
             mapping=[{"kind": "rename", "from": "bug", "to": ["defect"]}, {"kind": "deprecate", "from": "other"}],
-        ),
+        ).version,
         lambda result, p, u: ({"number": 1}, {"number": 2, "mapping": [
             {"kind": "rename", "from": "bug", "to": ["defect"]}, {"kind": "deprecate", "from": "other", "to": []},
         ]}, result),
