@@ -11,7 +11,6 @@ api_v1 = [
     path("", include("labelops.annotation.urls")),
     path("", include("labelops.quality.urls")),
     path("", include("labelops.learning.urls")),
-    path("", include("labelops.learning.cluster_urls")),
 ]
 
 urlpatterns = [

@@ -188,7 +188,7 @@ def test_only_leads_start_rounds(project, api, request, persona, expected):
 
 
 def test_the_start_form_accepts_exactly_the_round_settings():
-    from labelops.learning.serializers import StartRoundSerializer
+    from labelops.learning.api.rounds import StartRoundSerializer
     from labelops.learning.services.rounds import ROUND_SETTINGS
 
     assert set(StartRoundSerializer().fields) == set(ROUND_SETTINGS)

@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 from django.core.exceptions import ValidationError
 
+from labelops.projects.api.projects import project_settings_schema
 from labelops.projects.models import Project
 from labelops.projects.project_settings import ProjectSettings
-from labelops.projects.serializers import project_settings_schema
 
 
 def errors_of(data) -> list[str]:

@@ -1018,7 +1018,7 @@ export interface components {
         };
         /**
          * @description A cluster of the active model's round. Expects a cluster from
-         *     `cluster_views.clusters_of`, which annotates `unlabelled`.
+         *     `clusters_of`, which annotates `unlabelled`.
          */
         Cluster: {
             readonly id: number;

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labelops.annotation.models import BulkBatch, BulkBatchItem
-from labelops.annotation.serializers import StrictInput
+from labelops.api.serializers import StrictInput
 from labelops.projects.access import ProjectScopedMixin
 from labelops.projects.models import Role
 from labelops.quality.services import bulk

@@ -16,8 +16,10 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from labelops.annotation.api.annotations import AnnotationSerializer
+from labelops.annotation.api.queue import ShownProposalSerializer
 from labelops.annotation.models import Annotation, Consensus, Review, ReviewDecision, ReviewReason, ReviewTask
-from labelops.annotation.serializers import AnnotationSerializer, ShownProposalSerializer, StrictInput
+from labelops.api.serializers import StrictInput
 from labelops.items.api.items import ConsensusSerializer, ItemSerializer
 from labelops.items.models import Item
 from labelops.learning.models import ModelVersion, Proposal

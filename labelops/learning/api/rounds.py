@@ -14,18 +14,75 @@ from __future__ import annotations
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, status
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import generics, serializers, status
+from rest_framework.fields import empty
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labelops.api.pagination import KeysetPagination
+from labelops.api.serializers import StrictFieldsMixin
 from labelops.learning import artifacts
-from labelops.learning.models import TrainingRound
-from labelops.learning.serializers import StartRoundSerializer, TrainingRoundSerializer
+from labelops.learning.models import ModelVersion, TrainingRound
 from labelops.learning.services import rounds
 from labelops.projects.access import ProjectScopedMixin
 from labelops.projects.models import Role
+from labelops.projects.project_settings import FINE_TUNE_MODES, STRATEGIES
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelVersion
+        fields = ["id", "is_active", "metrics", "created_at"]
+        read_only_fields = fields
+
+
+class TrainingRoundSerializer(serializers.ModelSerializer):
+    taxonomy_version = serializers.IntegerField(source="taxonomy_version.number", read_only=True, allow_null=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True, allow_null=True)
+    model_version = ModelVersionSerializer(read_only=True, allow_null=True)
+    is_finished = serializers.BooleanField(read_only=True)
+    artifacts = serializers.SerializerMethodField(
+        help_text="Names of the files the round kept (e.g. `learning_curve`); their paths stay on the server."
+    )
+
+    class Meta:
+        model = TrainingRound
+        fields = [
+            "number", "state", "is_finished", "progress", "config", "metrics", "error", "artifacts",
+            "taxonomy_version", "labels_count", "labels_hash", "model_version",
+            "created_by", "created_at", "started_at", "finished_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_artifacts(self, training_round) -> list[str]:
+        return sorted(training_round.artifacts or {})
+
+
+class OptionalBooleanField(serializers.BooleanField):
+    """A boolean that, left out of a form post, is left out: DRF's own reads
+    a missing checkbox as False, which would turn pretraining off for every
+    round started from a form."""
+
+    default_empty_html = empty
+
+
+class StartRoundSerializer(StrictFieldsMixin, serializers.Serializer):
+    """Per-round overrides of the project's settings; every key is optional
+    (`labelops.learning.services.rounds.ROUND_SETTINGS`). Types only: the
+    ranges are checked by the service, with the project's settings, naming
+    the setting that is out of range."""
+
+    strategy = serializers.ChoiceField(choices=STRATEGIES, required=False)
+    batch_size = serializers.IntegerField(required=False)
+    pretraining = OptionalBooleanField(required=False)
+    pretraining_epochs = serializers.IntegerField(required=False)
+    pretraining_minutes = serializers.FloatField(required=False)
+    fine_tune = serializers.ChoiceField(choices=FINE_TUNE_MODES, required=False)
+    n_clusters = serializers.IntegerField(required=False, allow_null=True)
+    text_encoder = serializers.CharField(required=False)
+
 
 NOT_FOUND = OpenApiResponse(description="Not a member of the project, or no such round in it.")
 LEADS_ONLY = OpenApiResponse(description="Only the project's leads start and cancel rounds.")

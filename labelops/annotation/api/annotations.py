@@ -6,13 +6,36 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics
+from rest_framework import generics, serializers
 
-from labelops.annotation.models import Annotation, AnnotationSource
-from labelops.annotation.serializers import AnnotationSerializer
+from labelops.annotation.models import Annotation, AnnotationSource, Review
 from labelops.items.models import Item
 from labelops.projects.access import ProjectScopedMixin, has_role
 from labelops.projects.models import Role
+
+
+class RejectionSerializer(serializers.ModelSerializer):
+    """Why a reviewer discarded an annotation."""
+
+    class Meta:
+        model = Review
+        fields = ["comment", "created_at"]
+        read_only_fields = fields
+
+
+class AnnotationSerializer(serializers.ModelSerializer):
+    annotator_username = serializers.CharField(source="annotator.username", read_only=True)
+    taxonomy_version = serializers.IntegerField(source="taxonomy_version.number", read_only=True)
+    rejection = RejectionSerializer(source="rejected_by", read_only=True, allow_null=True,
+                                    help_text="Set when a reviewer rejected this annotation: their comment.")
+
+    class Meta:
+        model = Annotation
+        fields = [
+            "id", "item", "annotator", "annotator_username", "labels", "source", "proposal",
+            "taxonomy_version", "time_spent_ms", "discarded", "rejection", "created_at",
+        ]
+        read_only_fields = fields
 
 
 class AnnotationFilter(filters.FilterSet):
