@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 
 from labelops.annotation.models import Consensus
 from labelops.api.negotiation import BinaryNegotiation
-from labelops.items.exporting.files import item_file_path, served_type
+from labelops.items.files import item_file_path, served_type
 from labelops.items.models import Item, ItemState, Split
 from labelops.projects.access import ProjectScopedMixin, has_role
 from labelops.projects.models import Modality, Role

@@ -51,7 +51,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from labelops.items.exporting.files import read_item_file, served_type
+from labelops.items.files import read_item_file, served_type
 from labelops.items.models import Item
 from labelops.projects.models import Modality, Project, TaskType
 

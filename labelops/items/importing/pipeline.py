@@ -37,11 +37,12 @@ from labelops.annotation.models import (
 )
 from labelops.annotation.services.taxonomy_migration import ensure_labels
 from labelops.audit.services import record
+from labelops.items.files import ItemFileStore
 from labelops.items.importing.errors import ImportFailed
 from labelops.items.importing.images import verify_image
 from labelops.items.importing.options import ImportOptions, check_format_fits
 from labelops.items.importing.readers import READERS, Prediction, ReaderConfig, SourceRecord
-from labelops.items.importing.storage import ItemFileStore, resolve_source
+from labelops.items.importing.storage import resolve_source
 from labelops.items.importing.writers import item_writer
 from labelops.items.models import ImportFormat, ImportJob, ItemState, LabelsAs, Split
 from labelops.learning.models import Proposal, ProposalSource

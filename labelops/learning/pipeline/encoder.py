@@ -29,7 +29,7 @@ import logging
 
 import numpy as np
 
-from labelops.items.exporting.files import item_file_path
+from labelops.items.files import item_file_path
 from labelops.items.models import Item, Split
 from labelops.learning import artifacts
 from labelops.learning.models import ModelVersion
