@@ -416,6 +416,34 @@ class AnnotatorStats(models.Model):
     def gold_accuracy(self) -> float | None:
         return self.gold_correct / self.gold_seen if self.gold_seen else None
 
+    def below(self, min_accuracy: float) -> bool:
+        """Judged (`MIN_GOLD_FOR_ACCURACY` answers or more) and below `min_accuracy`."""
+        accuracy = self.gold_accuracy
+        return self.gold_seen >= MIN_GOLD_FOR_ACCURACY and accuracy is not None and accuracy < min_accuracy
+
+    def count_answer(self, correct: bool, min_accuracy: float, now) -> bool:
+        """Count one gold answer (the caller saves); True if it made the
+        annotator newly below `min_accuracy`. Passing clears the mark and
+        dates `last_passing_at`."""
+        self.gold_seen += 1
+        self.gold_correct += int(correct)
+        if self.below(min_accuracy):
+            newly_below = self.below_since is None
+            self.below_since = self.below_since or now
+            return newly_below
+        self.below_since = None
+        if self.gold_seen >= MIN_GOLD_FOR_ACCURACY:
+            self.last_passing_at = now
+        return False
+
+    def withdraw_answer(self, correct: bool, min_accuracy: float) -> None:
+        """Take one counted gold answer back (an undo; the caller saves): the
+        mark is cleared if the annotator is no longer below the minimum."""
+        self.gold_seen = max(self.gold_seen - 1, 0)
+        self.gold_correct = max(self.gold_correct - int(correct), 0)
+        if not self.below(min_accuracy):
+            self.below_since = None
+
     def to_dict(self) -> dict:
         return {
             "annotator": self.annotator_id,

@@ -24,12 +24,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ImproperlyConfigured
 from django.dispatch import Signal
 
 from labelops.annotation.models import Annotation, Lease
 from labelops.annotation.services.context import QueueContext
 from labelops.items.models import Item
+from labelops.projects.models import TaxonomyVersion
 
 answer_submitted = Signal()  # sent with `answer=SubmittedAnswer(...)`
 item_dropped = Signal()  # sent with `drop=DroppedItem(...)`
@@ -42,9 +44,10 @@ class SubmittedAnswer:
     annotation: Annotation
     item: Item  # locked, its counters and state already updated
     lease: Lease  # closed by this submit
-    # The project's, as the submit read it: the project with its rules, and
-    # the active taxonomy version the answer was checked against.
+    # The project's, as the submit read it (the project with its rules).
     context: QueueContext
+    # The active taxonomy version the answer was checked against.
+    version: TaxonomyVersion
     # The item turned `labelled` with this answer (its `rules.overlap`-th): its consensus is due.
     reached_overlap: bool
     now: datetime
@@ -55,7 +58,7 @@ class DroppedItem:
     """An item an annotator dropped from the queue (`skip`, policy `drop`; the item row locked)."""
 
     item: Item
-    annotator: object  # the user
+    annotator: AbstractBaseUser
     reason: str
 
 

@@ -71,7 +71,7 @@ def load_array(path: Path) -> np.ndarray:
 
 def save_arrays(path: Path, **arrays: np.ndarray) -> Path:
     with atomic_write(path) as f:
-        np.savez(f, **arrays)
+        np.savez(f, allow_pickle=False, **arrays)  # never an object array: they load without pickle
     return path
 
 

@@ -274,7 +274,7 @@ class Label(models.Model):
         return {
             "key": self.key,
             "name": self.name,
-            "parent": self.parent.key if self.parent_id else None,
+            "parent": self.parent.key if self.parent is not None else None,
             "hotkey": self.hotkey,
             "guideline": self.guideline,
             "examples": self.examples,

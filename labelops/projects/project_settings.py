@@ -94,9 +94,11 @@ class ProjectSettings:
             errors.append(f"pretraining_epochs must be between 0 and 1000, got {self.pretraining_epochs}")
         if check_type("fine_tune", (str,)) and self.fine_tune not in FINE_TUNE_MODES:
             errors.append(f"fine_tune must be one of {', '.join(FINE_TUNE_MODES)}, got {self.fine_tune!r}")
-        if check_type("n_clusters", (int,), allow_none=True) and not 2 <= self.n_clusters <= 100_000:
+        if (check_type("n_clusters", (int,), allow_none=True) and self.n_clusters is not None
+                and not 2 <= self.n_clusters <= 100_000):
             errors.append(f"n_clusters must be between 2 and 100000, got {self.n_clusters}")
-        if check_type("auto_round_every", (int,), allow_none=True) and self.auto_round_every < 1:
+        if (check_type("auto_round_every", (int,), allow_none=True) and self.auto_round_every is not None
+                and self.auto_round_every < 1):
             errors.append(f"auto_round_every must be at least 1, got {self.auto_round_every}")
         if check_type("skip_policy", (str,)) and self.skip_policy not in SKIP_POLICIES:
             errors.append(f"skip_policy must be one of {', '.join(SKIP_POLICIES)}, got {self.skip_policy!r}")

@@ -181,7 +181,8 @@ def _validate_tree(specs: list[LabelSpec]) -> None:
             raise ValidationError({"labels": f"label {spec.key!r}: parent {spec.parent!r} is not a label of this version"})
     parents = {s.key: s.parent for s in specs}
     for spec in specs:  # walk up; a revisit means a cycle
-        seen, key = set(), spec.key
+        seen: set[str] = set()
+        key: str | None = spec.key
         while key is not None:
             if key in seen:
                 raise ValidationError({"labels": f"label {spec.key!r} is its own ancestor"})

@@ -113,10 +113,13 @@ def next_item(*, annotator, context: QueueContext | None = None, project: Projec
 
     `rng` draws the gold positions (tests pass a seeded or stub generator).
     Raises `ValidationError` if the project has no taxonomy yet."""
-    ctx = context if context is not None else queue_sql.queue_context(project.pk)
-    if ctx.has_expired_leases:
-        expire_leases(project=ctx.project, limit=LAZY_EXPIRE_LIMIT)
-    return _claim(ctx, annotator, rng or random, prefetch)
+    if context is None:
+        if project is None:
+            raise TypeError("next_item needs the project's context, or the project")
+        context = queue_sql.queue_context(project.pk)
+    if context.has_expired_leases:
+        expire_leases(project=context.project, limit=LAZY_EXPIRE_LIMIT)
+    return _claim(context, annotator, rng or random, prefetch)
 
 
 @transaction.atomic
@@ -140,17 +143,17 @@ def _claim(ctx: QueueContext, annotator, rng, prefetch: bool) -> Claim | None:
     if ctx.active_round is not None:
         sources.append(queue_sql.RANKED)
     sources.append(queue_sql.POOL)
-    item = order = None
     for order in sources:
-        item = lock_first(order)
-        if item is not None:
+        first = lock_first(order)
+        if first is not None:
             break
     else:
         return None
 
+    item = first.item
     # The claim query read which proposal to show (`queue_sql`): fetch it only if there is one.
-    proposal = Proposal.objects.get(pk=item.shown_proposal) if item.shown_proposal is not None else None
-    lease, reopened = _open_lease(item, annotator, proposal, project.config.lease_expiry(now), now)
+    proposal = Proposal.objects.get(pk=first.shown_proposal_id) if first.shown_proposal_id is not None else None
+    lease, reopened = _open_lease(first, annotator, proposal, project.config.lease_expiry(now), now)
     Item.objects.filter(pk=item.pk).update(active_lease_count=F("active_lease_count") + 1)
     item.active_lease_count += 1
     record(actor=annotator, verb="lease.claim", obj=lease, project=project,
@@ -170,11 +173,12 @@ def _gold_due(project: Project, annotator, ratio: float, rng) -> bool:
     return counts["gold"] + rng.random() < ratio * (counts["served"] + 1)
 
 
-def _open_lease(item: Item, annotator, proposal: Proposal | None, expires_at: datetime,
+def _open_lease(first: queue_sql.Claimable, annotator, proposal: Proposal | None, expires_at: datetime,
                 now: datetime) -> tuple[Lease, bool]:
-    """Reopen the annotator's reopenable lease row on `item` (as
+    """Reopen the annotator's reopenable lease row on the claimed item (as
     `queue_sql.lock_first` found it), or create one."""
-    if item.reopenable:
+    item = first.item
+    if first.reopenable:
         fields = {"closed_at": None, "outcome": "", "expires_at": expires_at, "heartbeat_at": now,
                   "proposal": proposal}
         existing = Lease.objects.filter(item=item, annotator=annotator)

@@ -52,6 +52,7 @@ small project behind a 1M-item one, still reads the first row off
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
@@ -148,16 +149,34 @@ def claim_sql(source: str, vendor: str) -> str:
     return sql.format(**tables)
 
 
+@dataclass(frozen=True)
+class Claimable:
+    """The first item of a source, locked, and what the claim statement read with it."""
+
+    item: Item
+    # The annotator has a lease row on it to reopen rather than insert (`models.reopenable`).
+    reopenable: bool
+    # The proposal to show with it (`Proposal.objects.shown_with`), if any.
+    shown_proposal_id: int | None
+
+
 def lock_first(source: str, *, project_id: int, annotator_id: int, now: datetime, overlap: int,
-               active_round: int | None) -> Item | None:
+               active_round: int | None) -> Claimable | None:
     """The first item of `source` that `annotator_id` may be served now and
-    no other transaction holds, locked; with `reopenable` and
-    `shown_proposal` set on it. Call inside a transaction."""
+    no other transaction holds, locked. Call inside a transaction."""
     params = {
         "project": project_id, "annotator": annotator_id, "overlap": overlap, "round": active_round,
-        "later_cutoff": now - REQUEUE_LATER_AFTER,  # raw() adapts it for the vendor
+        "later_cutoff": connection.ops.adapt_datetimefield_value(now - REQUEUE_LATER_AFTER),
     }
-    return next(iter(Item.objects.raw(claim_sql(source, connection.vendor), params)), None)
+    with connection.cursor() as cursor:
+        cursor.execute(claim_sql(source, connection.vendor), params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    fields = Item._meta.concrete_fields
+    *values, reopenable, shown_proposal_id = row
+    return Claimable(item=_instance(Item, fields, values), reopenable=bool(reopenable),
+                     shown_proposal_id=shown_proposal_id)
 
 
 # --- The project read ----------------------------------------------------------------
@@ -165,7 +184,8 @@ def lock_first(source: str, *, project_id: int, annotator_id: int, now: datetime
 # The active taxonomy version's fields read with the project (the rest load
 # on access): a submit checks labels against it, and `created_at` keys the
 # process-wide label-tree cache (`TaxonomyVersion.label_tree`).
-VERSION_FIELDS = ("id", "project_id", "number", "created_at")
+VERSION_FIELDS = [field for field in TaxonomyVersion._meta.concrete_fields
+                  if field.attname in ("id", "project_id", "number", "created_at")]
 
 
 @cache
@@ -173,7 +193,7 @@ def _project_sql(vendor: str) -> str:
     columns = ", ".join(
         [f"p.{field.column}" for field in Project._meta.concrete_fields]
         + [f"r.{field.column}" for field in QualityRules._meta.concrete_fields]
-        + [f"t.{TaxonomyVersion._meta.get_field(name).column}" for name in VERSION_FIELDS]
+        + [f"t.{field.column}" for field in VERSION_FIELDS]
     )
     return f"""
         SELECT {columns},
@@ -210,7 +230,7 @@ def read_queue_context(user_id: int | None, project_id) -> QueueContext | None:
     if row is None:
         return None
     project_fields, rules_fields = Project._meta.concrete_fields, QualityRules._meta.concrete_fields
-    version_fields = [TaxonomyVersion._meta.get_field(name) for name in VERSION_FIELDS]
+    version_fields = VERSION_FIELDS
     values = iter(row)
     project = _instance(Project, project_fields, [next(values) for _ in project_fields])
     rules_values = [next(values) for _ in rules_fields]

@@ -52,10 +52,10 @@ def submit(*, lease_id: int, annotator, labels: list[str], time_spent_ms: int | 
     item.project = project  # what consensus and review read as `item.project`: no second fetch
     version = project.check_answer(labels, ctx.taxonomy)
     proposal = lease.proposal
-    if from_proposal and proposal is None:
-        raise ValidationError({"from_proposal": "no proposal was shown with this item"})
     if not from_proposal:
         source = AnnotationSource.MANUAL
+    elif proposal is None:
+        raise ValidationError({"from_proposal": "no proposal was shown with this item"})
     elif sorted(labels) == sorted(proposal.labels):
         source = AnnotationSource.PROPOSAL_ACCEPTED
     else:
@@ -80,5 +80,5 @@ def submit(*, lease_id: int, annotator, labels: list[str], time_spent_ms: int | 
     )
     # The quality rules judge the answer in this transaction (`labelops.quality.services.answers`).
     send(answer_submitted, answer=SubmittedAnswer(annotation=annotation, item=item, lease=lease, context=ctx,
-                                                  reached_overlap=reached, now=now))
+                                                  version=version, reached_overlap=reached, now=now))
     return annotation

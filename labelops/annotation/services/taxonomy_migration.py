@@ -236,14 +236,10 @@ class KeyMap:
         dropped ones removed; labels None if the proposal used a dropped key.
         Keys unknown to the previous version count as dropped: a proposal is
         a suggestion, never a reason to refuse a new taxonomy."""
-        labels_out: list[str] | None = []
-        for key in labels:
-            target = self.targets.get(key)
-            if target is None:
-                labels_out = None
-                break
-            if target not in labels_out:
-                labels_out.append(target)
+        targets = [self.targets.get(key) for key in labels]
+        labels_out: list[str] | None = None
+        if None not in targets:
+            labels_out = list(dict.fromkeys(target for target in targets if target is not None))
         summed: dict[str, float] = defaultdict(float)
         for key, probability in probabilities.items():
             target = self.targets.get(key)

@@ -57,7 +57,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from labelops.annotation.models import (
-    MIN_GOLD_FOR_ACCURACY,
     Annotation,
     AnnotatorStats,
     Consensus,
@@ -171,9 +170,6 @@ def _withdraw_gold_score(project: Project, item: Item, annotation: Annotation, r
     failures.update(closed_at=timezone.now())
     correct = sorted(annotation.labels) == sorted(item.gold_labels)
     stats = AnnotatorStats.objects.select_for_update().get(project=project, annotator_id=annotation.annotator_id)
-    stats.gold_seen = max(stats.gold_seen - 1, 0)
-    stats.gold_correct = max(stats.gold_correct - int(correct), 0)
-    if stats.gold_seen < MIN_GOLD_FOR_ACCURACY or stats.gold_accuracy >= rules.min_gold_accuracy:
-        stats.below_since = None
+    stats.withdraw_answer(correct, rules.min_gold_accuracy)
     stats.save(update_fields=["gold_seen", "gold_correct", "below_since", "updated_at"])
     return {**stats.to_dict(), "withdrawn_correct": correct, "review_tasks_closed": closed}

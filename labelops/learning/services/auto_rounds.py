@@ -62,7 +62,9 @@ def start_due_rounds() -> list[int]:
     for project in Project.objects.filter(settings__has_key="auto_round_every").order_by("pk"):
         try:
             every = ProjectSettings.from_dict(project.settings).auto_round_every
-            new = None if every is None else new_labels_since_last_round(project)
+            if every is None:
+                continue
+            new = new_labels_since_last_round(project)
             if new is None or new < every:
                 continue
             training_round = start_round(project=project, actor=None, trigger="auto")

@@ -16,6 +16,8 @@ embedding cache is not a round's and is never touched here. The rows
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.conf import settings
 from django.db import transaction
 
@@ -59,6 +61,6 @@ def prune_round_artifacts(project) -> list[int]:
                 record(actor=None, verb="round.artifacts_removed", obj=training_round, project=project,
                        before={"number": training_round.number, "artifacts": names},
                        after={"number": training_round.number, "artifacts": []})
-            transaction.on_commit(lambda r=training_round: artifacts.remove_round_files(r))
+            transaction.on_commit(partial(artifacts.remove_round_files, training_round))
             pruned.append(training_round.number)
     return pruned

@@ -31,7 +31,7 @@ def on_answer_submitted(sender, *, answer: SubmittedAnswer, **kwargs) -> None:
     context, item = answer.context, answer.item
     project, rules = context.project, context.rules
     if answer.reached_overlap:
-        consensus.on_overlap_reached(item, project=project, version=context.taxonomy, rules=rules,
+        consensus.on_overlap_reached(item, project=project, version=answer.version, rules=rules,
                                      bulk_check=bulk.may_hold(context, answer.lease))
     if item.split == Split.GOLD:
         gold.check_gold(project=project, item=item, annotation=answer.annotation, rules=rules, now=answer.now)

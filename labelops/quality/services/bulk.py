@@ -176,10 +176,10 @@ def create_batch(*, project: Project, actor, labels: list[str], cluster_id: int 
         raise ValidationError({"detail": "give exactly one of `cluster` or `items`"})
     version = project.check_answer(labels)
     cluster = None
-    if cluster_id is not None:
-        cluster, candidates = cluster_items(project, cluster_id)
-    else:
+    if item_ids is not None:
         candidates = _selected_items(project, item_ids)
+    else:
+        cluster, candidates = cluster_items(project, cluster_id)
     if len(candidates) > MAX_BATCH_ITEMS:
         raise ValidationError({"cluster" if cluster else "items": f"{len(candidates)} items, more than the "
                                f"{MAX_BATCH_ITEMS} one batch may hold: split the selection"})
@@ -298,7 +298,8 @@ def _resolve(batch: BulkBatch, actor) -> None:
     """Accept or reject a batch whose sample is complete. The caller holds the batch row lock."""
     project = batch.project
     batch.error_rate = round(batch.error_count / batch.sample_size, 6)
-    taxonomy_changed = project.active_taxonomy().pk != batch.taxonomy_version_id
+    active = project.active_taxonomy()
+    taxonomy_changed = active is None or active.pk != batch.taxonomy_version_id
     accepted = not taxonomy_changed and batch.error_rate <= batch.max_error_rate
     held = list(batch.entries.filter(sampled=False).order_by("item_id").values_list("item_id", flat=True))
     if accepted:

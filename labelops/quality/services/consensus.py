@@ -89,7 +89,7 @@ def settle(item: Item, project: Project, version: TaxonomyVersion, answers: list
                         default=0.0)
     agreement = round(agreement, 6)
 
-    review_reason = None
+    review_reason: str | None = None
     if tie or not labels:
         status = ConsensusStatus.DISPUTED
         review_reason = ReviewReason.DISPUTED if rules.review_disputed else None

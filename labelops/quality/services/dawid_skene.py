@@ -118,17 +118,23 @@ def _recompute(project: Project) -> tuple[int, int]:
     return settled, len(rows)
 
 
-def _fit(frame: pd.DataFrame) -> DawidSkene:
+def _fit(frame: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
+    """crowd-kit's fit of (task, worker, label) rows: each task's most
+    probable label, and the posterior of each label (one column each)."""
     with warnings.catch_warnings():  # crowd-kit 1.4 uses pandas arguments that pandas 3 deprecates
         warnings.filterwarnings("ignore", module=r"crowdkit\.")
-        return DawidSkene(n_iter=EM_ITERATIONS).fit(frame)
+        model = DawidSkene(n_iter=EM_ITERATIONS).fit(frame)
+    if model.labels_ is None or model.probas_ is None:  # fit sets both: a crowd-kit change would land here
+        raise RuntimeError("crowd-kit's DawidSkene.fit left labels_ or probas_ unset")
+    return model.labels_, model.probas_
 
 
 def fit_single_label(rows: Rows) -> dict[int, list[str]]:
     """Each item's most probable label, from one model over all labels."""
     frame = pd.DataFrame({"task": [r[0] for r in rows], "worker": [r[1] for r in rows],
                           "label": [r[2][0] for r in rows]})
-    return {int(item_id): [label] for item_id, label in _fit(frame).labels_.items()}
+    labels, _ = _fit(frame)
+    return {int(item_id): [label] for item_id, label in labels.items()}
 
 
 def fit_multi_label(rows: Rows, keys: list[str]) -> dict[int, list[str]]:
@@ -145,7 +151,7 @@ def fit_multi_label(rows: Rows, keys: list[str]) -> dict[int, list[str]]:
                 for item_id in result:
                     result[item_id].append(key)
             continue
-        probas = _fit(pd.DataFrame({"task": tasks, "worker": workers, "label": present})).probas_
+        _, probas = _fit(pd.DataFrame({"task": tasks, "worker": workers, "label": present}))
         for item_id, probability in probas[1].items():
             if probability > 0.5:
                 result[int(item_id)].append(key)

@@ -23,7 +23,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from labelops.annotation.models import (
-    MIN_GOLD_FOR_ACCURACY,
     Annotation,
     AnnotatorStats,
     ReviewReason,
@@ -48,17 +47,7 @@ def check_gold(*, project: Project, item: Item, annotation: Annotation, rules: Q
     AnnotatorStats.objects.get_or_create(project=project, annotator_id=annotation.annotator_id)
     stats = AnnotatorStats.objects.select_for_update().get(project=project, annotator_id=annotation.annotator_id)
     before = stats.to_dict()
-    stats.gold_seen += 1
-    stats.gold_correct += int(correct)
-    judged = stats.gold_seen >= MIN_GOLD_FOR_ACCURACY
-    newly_below = False
-    if judged and stats.gold_accuracy < rules.min_gold_accuracy:
-        newly_below = stats.below_since is None
-        stats.below_since = stats.below_since or now
-    else:
-        stats.below_since = None
-        if judged:
-            stats.last_passing_at = now
+    newly_below = stats.count_answer(correct, rules.min_gold_accuracy, now)
     stats.save()
     record(actor=annotation.annotator, verb="gold.check", obj=annotation, project=project,
            before=before, after={**stats.to_dict(), "correct": correct, "expected": item.gold_labels,

@@ -172,17 +172,18 @@ def bootstrap(counts: np.ndarray, distance: np.ndarray | None) -> dict | None:
     if len(counts) < 2:
         return None
     rng = np.random.default_rng(BOOTSTRAP_SEED)
-    draws: dict[str, list[float]] = {"fleiss_kappa": [], "krippendorff_alpha": [], "krippendorff_alpha_taxonomy": []}
+    draws: dict[str, list[float | None]] = {"fleiss_kappa": [], "krippendorff_alpha": [],
+                                            "krippendorff_alpha_taxonomy": []}
     for _ in range(BOOTSTRAP_RESAMPLES):
         sample = counts[rng.integers(0, len(counts), len(counts))]
         draws["fleiss_kappa"].append(fleiss_kappa(sample))
         draws["krippendorff_alpha"].append(alpha(sample, None))
         if distance is not None:
             draws["krippendorff_alpha_taxonomy"].append(alpha(sample, distance))
-    intervals = {"resamples": BOOTSTRAP_RESAMPLES, "seed": BOOTSTRAP_SEED, "level": 0.95}
-    for name, values in draws.items():
-        values = [v for v in values if v is not None]
-        intervals[name] = ([_round(np.percentile(values, 2.5)), _round(np.percentile(values, 97.5))]
+    intervals: dict[str, object] = {"resamples": BOOTSTRAP_RESAMPLES, "seed": BOOTSTRAP_SEED, "level": 0.95}
+    for name, drawn in draws.items():
+        values = [v for v in drawn if v is not None]
+        intervals[name] = ([_round(float(np.percentile(values, 2.5))), _round(float(np.percentile(values, 97.5)))]
                            if values else None)
     return intervals
 
@@ -214,7 +215,8 @@ def pair_kappas(unit_list: list[dict]) -> list[dict]:
         if n < MIN_PAIR_UNITS:
             continue
         observed = sum(count for (x, y), count in table.items() if x == y) / n
-        first, second = Counter(), Counter()
+        first: Counter[int] = Counter()
+        second: Counter[int] = Counter()
         for (x, y), count in table.items():
             first[x] += count
             second[y] += count

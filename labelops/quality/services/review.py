@@ -242,18 +242,19 @@ def decide(*, project: Project, item: Item, reviewer, decision: str, labels: lis
     review = Review.objects.create(item=item, reviewer=reviewer, decision=decision, labels=list(labels or []),
                                    comment=comment, reason=task.reason)
     if decision == ReviewDecision.ACCEPT:
-        if not gold:
+        if consensus is not None and not gold:  # a consensus to accept: checked above
             consensus.status, consensus.review = ConsensusStatus.APPROVED, review
             consensus.save(update_fields=["status", "review", "updated_at"])
             _set_state(item, ItemState.APPROVED)
     elif decision == ReviewDecision.FIX:
+        fixed = list(labels or [])  # given: checked above
         if gold:
-            item.gold_labels = list(labels)
+            item.gold_labels = fixed
             item.save(update_fields=["gold_labels"])
         else:
-            consensus = _fix(item, project, version, list(labels), review)
+            _fix(item, project, version, fixed, review)
     else:
-        consensus = _reject(item, review, task.annotation if gold else None)
+        _reject(item, review, task.annotation if gold else None)
 
     task.closed_at, task.review = timezone.now(), review
     task.save(update_fields=["closed_at", "review"])

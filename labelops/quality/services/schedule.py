@@ -67,7 +67,7 @@ class Policy:
     requeue_after: timedelta
 
 
-POLICIES = {
+POLICIES: dict[str, Policy] = {
     RecomputeKind.DAWID_SKENE: Policy(task="labelops.quality.tasks.recompute_dawid_skene", every=100, growth=10,
                                       requeue_after=timedelta(minutes=10)),
     RecomputeKind.AGREEMENT: Policy(task="labelops.quality.tasks.refresh_agreement", every=50, growth=None,
