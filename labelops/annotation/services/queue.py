@@ -1,60 +1,24 @@
 """Serving the next item to an annotator: `next_item`.
 
-What comes next, in this order:
+The queue's rules (the order of sources: own live lease, gold when due,
+bulk samples, the active round's ranking, pool order; who is eligible;
+what is shown; the lock order) are stated once in docs/ARCHITECTURE.md,
+"The queue". This module applies them:
 
-1. The annotator's own live lease in this project, returned again (so a
-   repeated or retried `next` is idempotent and never piles up leases): the
-   oldest one (lowest id; a reopened lease keeps its row's id). With `prefetch` (the look-ahead lease) the annotator may hold
-   up to `MAX_LIVE_LEASES` (two) live leases, so the browser can show the
-   next item the instant the current one is submitted: holding fewer, a new
-   item is claimed by the rules below; holding two, the newer one is
-   returned again (so a retried prefetch is idempotent too); holding one
-   with nothing left to claim, None (the held lease is not "the next").
-   The look-ahead lease is an ordinary lease: it counts in
-   `active_lease_count` (so toward the overlap target), in the gold quota
-   and in "never twice".
-2. A gold item, when one is due: gold items are mixed in at `rules.gold_ratio`
-   of the items served to each annotator, at random positions (randomised
-   rounding of the running quota: after n items an annotator has had within
-   one of ratio * n gold items). A gold item is served exactly like any other
-   item (same fields, a proposal only when the item has one the way a pool
-   item would); its known answer never leaves the server. Gold items have no
-   overlap cap: each annotator may be checked on each of them once.
-3. Sampled items of open bulk batches (their verification decides the
-   batch), never to the batch's creator.
-4. Pool and holdout items in the active-learning order of the latest
-   finished round: `Proposal.rank` in the round of the project's active
-   `ModelVersion`.
-5. Then every other pool and holdout item in pool order (by id). Before any
-   round has finished this is the whole queue. A cold-start round (no model
-   yet) stores its selection (typical cluster representatives, from
-   `ssl_engine`) as ranked rows without labels, which step 4 serves; this
-   module never decides what is informative.
+- `next_item` reads the project's `QueueContext` unless the caller did,
+  sweeps expired leases lazily (`expire_leases` on this project, in its
+  own short transaction, only when the context says one has expired; the
+  Celery task `labelops.annotation.tasks.expire_leases` sweeps the rest);
+- `_claim`, in one transaction: the annotator's user row and live leases
+  (`queue_sql.lock_annotator_leases`), then the first item of the first
+  source that has one (`queue_sql.lock_first`, `FOR NO KEY UPDATE SKIP
+  LOCKED`), then the lease, inserted or reopened, and
+  `active_lease_count + 1` under the item's lock;
+- `_gold_due`: whether the next item is gold (randomised rounding of the
+  annotator's running quota).
 
-Holdout items are served with no proposal (labelled blind); others with the
-proposal of the active model's round, or failing that the newest imported
-prediction.
-
-An item is eligible for an annotator if it is a pool or holdout item still
-`unlabelled` or `in_progress`, with `annotation_count + active_lease_count`
-below `rules.overlap`, that this annotator has no lease on (other than one
-they gave back without judging it, see `models.reopenable`) and no live
-annotation of (imported annotations count).
-
-Locking. Claiming takes, in one transaction: the annotator's user row
-(`FOR NO KEY UPDATE`, so one annotator's concurrent `next` calls serialise:
-they count the live leases one after the other and cannot take more items
-than the cap, nor one more than asked); then the first eligible item with
-`FOR NO KEY UPDATE SKIP LOCKED` (concurrent annotators each get a different
-row without waiting, and PostgreSQL re-checks the counters on the locked row);
-then inserts or reopens the lease and increments `active_lease_count`. No
-item can pass its overlap target because its counters only change under that
-row lock. On SQLite (no row locks) every transaction starts with BEGIN
-IMMEDIATE (see settings), so claims run one at a time.
-
-Expired leases are swept lazily first (`expire_leases` on this project, in
-its own short transaction) and periodically by the Celery task
-`labelops.annotation.tasks.expire_leases`.
+This module never decides what is informative: the ranking is the round's
+(`ssl_engine`), stored as `Proposal.rank`.
 """
 
 from __future__ import annotations

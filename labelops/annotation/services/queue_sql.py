@@ -17,18 +17,12 @@ become model instances through the ORM's own converters (`_instance`).
 The claim
 ---------
 
-The rules are the queue's (see `labelops.annotation.services.queue`):
-
-- eligible for `annotator`: a pool or holdout item still unlabelled or in
-  progress, with `annotation_count + active_lease_count` below the overlap
-  target, that they hold no lease on (other than a reopenable one, see
-  `models.reopenable`, mirrored in `REOPENABLE`) and have no live annotation
-  of. Gold items need only the last two conditions (no overlap cap);
-- `reopenable` comes along: whether the annotator has a lease row on the
-  item to reopen rather than insert;
-- `shown_proposal`: the id of the proposal to show with it, the rule of
-  `Proposal.objects.shown_with` for one item: none for holdout items; else the
-  active round's proposal if it has labels, else the newest imported one.
+`lock_first` applies the queue's eligibility rule and the rule of what is
+shown (docs/ARCHITECTURE.md, "The queue") to one source, in SQL: the
+eligibility of the item for `annotator`, `reopenable` (whether the
+annotator has a lease row on it to reopen rather than insert; `REOPENABLE`
+mirrors `models.reopenable`) and `shown_proposal` (the rule of
+`Proposal.objects.shown_with` for one item), returned as a `Claimable`.
 
 Locking: on PostgreSQL the row is taken `FOR NO KEY UPDATE SKIP LOCKED`, so
 concurrent annotators each get a different row without waiting and the
