@@ -86,11 +86,6 @@ class SkipSerializer(StrictInput):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
 
 
-
-
-
-
-
 class NextQuerySerializer(serializers.Serializer):
     """`next`'s query string. Not strict: other keys (a cache buster) are ignored."""
 

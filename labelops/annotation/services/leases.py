@@ -39,12 +39,11 @@ SKIP_OUTCOMES = {
     # `REQUEUE_LATER_AFTER`, to this annotator again (the lease row is reopened).
     "requeue_later": LeaseOutcome.SKIPPED_LATER,
     # The item leaves the queue for everyone: it goes to review (reason
-    # `dropped`: `signals.item_dropped`, received by the quality rules), so a reviewer decides what it
-    # is (fix) or sends it back (reject). Gold items stay as they are (they
-    # must not behave differently from other items).
+    # `dropped`, by the quality rules, which receive `signals.item_dropped`),
+    # so a reviewer decides what it is (fix) or sends it back (reject). Gold
+    # items stay as they are (they must not behave differently from other items).
     "drop": LeaseOutcome.DROPPED,
 }
-
 
 
 class LeaseConflict(Conflict):

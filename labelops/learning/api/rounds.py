@@ -104,7 +104,6 @@ class RoundAccessMixin(ProjectScopedMixin):
         )
 
 
-
 @extend_schema(tags=["rounds"])
 class RoundList(RoundAccessMixin, generics.ListAPIView):
     pagination_class = NewestRoundFirst

@@ -2,9 +2,9 @@
 
 Two methods:
 
-- **Majority vote** (`on_overlap_reached`), computed by `submit` in its
-  transaction when a pool or holdout item gets its `rules.overlap`-th
-  annotation: cheap, one item at a time. See `agreement.majority_vote`.
+- **Majority vote** (`on_overlap_reached`), computed in `submit`'s
+  transaction (`answers.on_answer_submitted`) when a pool or holdout item
+  gets its `rules.overlap`-th annotation: cheap, one item at a time. See `agreement.majority_vote`.
 - **Dawid-Skene** (`dawid_skene.recompute_dawid_skene`), a project-level
   batch refinement run by a Celery task: weights every annotator by their
   estimated reliability (crowd-kit's `DawidSkene`) and settles items again.
@@ -54,12 +54,12 @@ from labelops.quality.services.review import send_to_review
 
 def on_overlap_reached(item: Item, *, project: Project, version: TaxonomyVersion, rules: QualityRules,
                        bulk_check: bool = True) -> None:
-    """Called by `submit` (with the item row locked, in its transaction)
-    when a pool or holdout item gets its `rules.overlap`-th annotation and
-    turns `labelled`: majority-vote consensus, then `settle`. `submit` hands
-    over the project, its active taxonomy version and its rules it has read
-    already. Not called for gold items (see `gold.check_gold`). `bulk_check`:
-    see `settle`."""
+    """Called in `submit`'s transaction, with the item row locked
+    (`answers.on_answer_submitted`), when a pool or holdout item gets its
+    `rules.overlap`-th annotation and turns `labelled`: majority-vote
+    consensus, then `settle`. The project, its active taxonomy version and
+    its rules come as the submit read them. Not called for gold items (see
+    `gold.check_gold`). `bulk_check`: see `settle`."""
     answers = Annotation.objects.answers(item)
     multi = project.task == TaskType.MULTI_LABEL
     order = [key for key, _ in version.label_tree]
@@ -76,7 +76,7 @@ def settle(item: Item, project: Project, version: TaxonomyVersion, answers: list
     the project's, read here unless given). The caller holds the item row
     lock, so no one else writes the item's consensus meanwhile. Without
     `bulk_check` the caller knows no verifying bulk batch holds the item
-    (see `submit`), and `bulk.on_settled` is not asked."""
+    (`bulk.may_hold`), and `bulk.on_settled` is not asked."""
     rules = rules or QualityRules.objects.get(project=project)
     parents = taxonomy_parents(version)
     multi = project.task == TaskType.MULTI_LABEL

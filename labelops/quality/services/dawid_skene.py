@@ -1,5 +1,5 @@
-"""Dawid-Skene refinement of a project's consensus: `recompute_dawid_skene`,
-and when it runs (`schedule_after_submit`).
+"""Dawid-Skene refinement of a project's consensus: `recompute_dawid_skene`
+(when it runs: `schedule`).
 
 Majority vote treats every annotator alike; Dawid-Skene (Dawid & Skene,
 1979, "Maximum likelihood estimation of observer error-rates using the EM
