@@ -30,14 +30,17 @@ class ConsensusQuerySet(models.QuerySet):
     callers hold the item rows locked (`Item.objects.lock`, or a lock on all
     of them) and record their own audit events."""
 
-    def put(self, item_id: int, *, labels: list[str], **fields) -> tuple[Consensus, dict | None]:
+    def put(self, item_id: int, *, labels: list[str], current: Consensus | None = None,
+            **fields) -> tuple[Consensus, dict | None]:
         """Make `labels` the item's final labels, creating or updating its
         consensus with `fields` (a new one needs `method`, `status` and
-        `taxonomy_version`). Returns the row and what it was before
-        (`to_dict()`, None if new). A plain read then insert or update, not
-        `update_or_create`: under the item's row lock it is race-free, and it
-        saves the savepoints and the second read."""
-        consensus = self.filter(item_id=item_id).first()
+        `taxonomy_version`). `current` is the item's consensus if the caller
+        has read it under the same lock (it is read here otherwise). Returns
+        the row and what it was before (`to_dict()`, None if new). A plain
+        read then insert or update, not `update_or_create`: under the item's
+        row lock it is race-free, and it saves the savepoints and the second
+        read."""
+        consensus = current if current is not None else self.filter(item_id=item_id).first()
         before = consensus.to_dict() if consensus is not None else None
         if consensus is None:
             consensus = self.create(item_id=item_id, labels=list(labels), **fields)

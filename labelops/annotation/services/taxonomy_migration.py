@@ -385,7 +385,7 @@ def _migrate_consensus(project, consensuses, consensus_labels, new_version, acto
             carried.append(consensus.pk)
             continue
         before = consensus.to_dict()
-        Consensus.objects.put(consensus.item_id, labels=labels, taxonomy_version=new_version)
+        Consensus.objects.put(consensus.item_id, labels=labels, current=consensus, taxonomy_version=new_version)
         summary.consensus_relabelled += 1
         record(actor=actor, verb="consensus.migrate", obj=consensus, project=project, before=before,
                after={**before, "labels": labels, "taxonomy_version": new_version.pk})
