@@ -1560,6 +1560,8 @@ export interface components {
                 n_clusters?: number | null;
                 /** @default null */
                 auto_round_every?: number | null;
+                /** @default true */
+                cold_start_round?: boolean;
                 /**
                  * @default requeue_others
                  * @enum {string}
@@ -1642,6 +1644,8 @@ export interface components {
                 n_clusters?: number | null;
                 /** @default null */
                 auto_round_every?: number | null;
+                /** @default true */
+                cold_start_round?: boolean;
                 /**
                  * @default requeue_others
                  * @enum {string}
@@ -1709,6 +1713,8 @@ export interface components {
                 n_clusters?: number | null;
                 /** @default null */
                 auto_round_every?: number | null;
+                /** @default true */
+                cold_start_round?: boolean;
                 /**
                  * @default requeue_others
                  * @enum {string}
