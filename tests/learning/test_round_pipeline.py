@@ -82,9 +82,13 @@ def test_a_round_publishes_proposals_order_and_model(round_project, lead, artifa
     # Holdout metrics, clusters with coverage, the artifacts on disk.
     holdout = done.metrics["holdout"]
     assert holdout["evaluated"] and holdout["items"] == 12 and holdout["accuracy"] >= 0.75
+    # 12 items: the figure comes with its interval and is marked not yet meaningful.
+    low, high = holdout["accuracy_ci"]
+    assert low <= holdout["accuracy"] <= high and holdout["meaningful"] is False and holdout["min_items"] == 30
+    assert done.metrics["proposer"]["chosen"] and done.metrics["model"]["trained"] is True
     assert Cluster.objects.filter(round=done).count() == 6
     assert sum(c.size for c in Cluster.objects.filter(round=done)) == 96
-    for name in ("snapshot", "embeddings", "index", "clusters", "head", "proposals", "ranking", "metrics",
+    for name in ("snapshot", "embeddings", "index", "clusters", "head", "model", "proposals", "ranking", "metrics",
                  "learning_curve"):
         assert artifacts.resolve(done.artifacts[name]).exists(), name
     assert done.metrics["pretraining"] == {"ran": False}
