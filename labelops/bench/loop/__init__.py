@@ -84,6 +84,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import signal
 import sys
 import time
 from pathlib import Path
@@ -125,6 +126,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # SIGTERM unwinds like Ctrl-C, so gunicorn and the worker are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     report = execute(args)
     summary = report["summary"]
     median, worst = summary["median"], summary["worst_seed"]

@@ -11,9 +11,15 @@ from __future__ import annotations
 import http.client
 import json
 import secrets
+import time
 from pathlib import Path
 
 from labelops.bench.processes import HOST
+
+# gunicorn closes a keep-alive connection idle for --keep-alive (30) seconds;
+# a team paused through a round reconnects first rather than find it closed
+# mid-request (where retrying a submit blindly could submit twice).
+IDLE_RECONNECT_SECONDS = 20
 
 
 class ApiError(RuntimeError):
@@ -27,12 +33,15 @@ class Api:
         self.port, self.timeout = port, timeout
         self.headers = {"Authorization": f"Token {token}", "Accept": "application/json"}
         self.conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+        self.used_at = time.monotonic()
 
     def request(self, method: str, path: str, body: dict | None = None, *, expect=(200, 201),
                 raw: bytes | None = None, content_type: str = "application/json"):
         """The decoded JSON answer (None for 204); raises `ApiError` unless the status is in `expect`."""
         payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         headers = {**self.headers, **({"Content-Type": content_type} if payload is not None else {})}
+        if time.monotonic() - self.used_at > IDLE_RECONNECT_SECONDS:
+            self.conn.close()  # http.client opens a new connection on the next request
         try:
             self.conn.request(method, f"/api/v1/{path}", body=payload, headers=headers)
             response = self.conn.getresponse()
@@ -40,6 +49,8 @@ class Api:
         except (OSError, http.client.HTTPException):
             self.conn.close()  # reconnects on the next request
             raise
+        finally:
+            self.used_at = time.monotonic()
         if response.status not in expect:
             raise ApiError(method, path, response.status, data)
         return json.loads(data) if data and response.status != 204 else None

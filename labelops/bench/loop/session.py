@@ -134,7 +134,7 @@ def import_files(api: Api, project_id: int, paths: dict[str, Path], seed: int, t
         if name == "holdout" and report["holdout"] != report["imported"]:
             raise RuntimeError(f"the holdout import kept {report['imported'] - report['holdout']} row(s) out of the "
                                "holdout split; they would have become gold items")
-        reports[name] = {k: report.get(k) for k in ("read", "imported", "duplicates", "holdout", "gold", "scrubbed")}
+        reports[name] = {k: report.get(k) for k in ("read", "imported", "duplicates", "holdout", "gold", "pii", "seconds")}
     return reports
 
 
@@ -160,6 +160,7 @@ class Session:
         self.due_since: float | None = None
         self.last_beat = 0.0
         self.last_checkpoint = 0
+        self.failures: list[str] = []
 
     # --- the run ----------------------------------------------------------------
 
@@ -169,13 +170,14 @@ class Session:
             self._wait_for_cold_start()
         stop_review, review_idle = threading.Event(), threading.Event()
         annotators = [
-            threading.Thread(target=annotate, name=f"annotator-{n}", daemon=True, args=(
-                Api(self.port, token), self.project.pk, self.truth, self.dataset.classes, self.plan.behaviour,
-                random.Random(self.plan.seed * 1000 + n), self.gate, self.ledger))
+            threading.Thread(target=self._guard, name=f"annotator-{n}", daemon=True, args=(
+                annotate, Api(self.port, token), self.project.pk, self.truth, self.dataset.classes,
+                self.plan.behaviour, random.Random(self.plan.seed * 1000 + n), self.gate, self.ledger))
             for n, token in enumerate(self.team.annotators)
         ]
-        reviewer = threading.Thread(target=review, name="reviewer", daemon=True, args=(
-            Api(self.port, self.team.reviewer), self.project.pk, self.truth, stop_review, self.ledger, review_idle))
+        reviewer = threading.Thread(target=self._guard, name="reviewer", daemon=True, args=(
+            review, Api(self.port, self.team.reviewer), self.project.pk, self.truth, stop_review, self.ledger,
+            review_idle))
         for thread in [*annotators, reviewer]:
             thread.start()
         deadline = started + self.plan.minutes * 60 if self.plan.minutes else float("inf")
@@ -183,8 +185,10 @@ class Session:
             while any(t.is_alive() for t in annotators):
                 if time.monotonic() >= deadline:
                     self.gate.finish()
+                self._check()
                 self._step()
                 time.sleep(POLL)
+            self._check()
             labelling_seconds = time.monotonic() - started
             # The reviewer finishes what the team left; due rounds run; then
             # the lead trains once on everything (both projects alike).
@@ -202,9 +206,23 @@ class Session:
                 "overall": self.ledger.window(0), "labelling_seconds": labelling_seconds,
                 "wall_seconds": time.monotonic() - started}
 
+    def _guard(self, work, *args) -> None:
+        """Run a team member's loop; an error stops the whole run (see `_check`)."""
+        try:
+            work(*args)
+        except BaseException as error:
+            self.failures.append(f"{threading.current_thread().name}: {type(error).__name__}: {error}")
+            self.gate.finish()
+            raise
+
+    def _check(self) -> None:
+        if self.failures:
+            raise RuntimeError(f"project {self.project.pk}: the simulated team failed: {'; '.join(self.failures)}")
+
     def _until(self, condition, what: str, timeout: float | None = None) -> None:
         deadline = time.monotonic() + (timeout or self.plan.round_timeout)
         while not condition():
+            self._check()
             if time.monotonic() > deadline:
                 raise RuntimeError(f"project {self.project.pk}: gave up waiting for {what}")
             time.sleep(POLL)
