@@ -57,6 +57,7 @@ Example::
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -189,8 +190,11 @@ class TaxonomyZeroShot(ClassifierMixin, BaseEstimator):
         """Build prototypes from description embeddings ``X`` (M, d) and their classes ``y`` (M,)."""
         if not self.temperature > 0:
             raise ValueError(f"temperature must be positive, got {self.temperature!r}")
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], reset=True)
-        self.classes_, codes = encode_labels(y)
+        with warnings.catch_warnings():
+            # One description per class is the normal case here, not a regression target in disguise.
+            warnings.filterwarnings("ignore", message="The number of unique classes is greater than 50%")
+            X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], reset=True)
+            self.classes_, codes = encode_labels(y)
         unit = _unit_rows(np.asarray(X, dtype=np.float64))
         sums = np.zeros((self.classes_.size, unit.shape[1]))  # (C, d)
         np.add.at(sums, codes, unit)
