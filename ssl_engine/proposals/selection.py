@@ -86,6 +86,7 @@ Example::
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -322,7 +323,10 @@ class _Problem:
         if seen.size == 1:
             p[:, seen[0]] = 1.0
             return p
-        head = CalibratedHead(C=self.params["C"], calibration=None).fit(x, codes)
+        with warnings.catch_warnings():
+            # One or two labels per class is the normal case early on, not a regression target.
+            warnings.filterwarnings("ignore", message="The number of unique classes is greater than 50%")
+            head = CalibratedHead(C=self.params["C"], calibration=None).fit(x, codes)
         p[:, head.classes_] = head.predict_proba(self.X)
         return p
 
