@@ -15,6 +15,7 @@ bench quick-head                   frozen encoder + calibrated head (``ssl_engin
 bench finetune                     head vs contrastive fine-tuning (``ssl_engine.bench.contrastive_finetune``)
 bench label-errors                 recall of planted label flips (``ssl_engine.bench.label_errors``)
 bench throughput                   encoder sentences/s, FLOP/s against matmul, int8 (``ssl_engine.bench.throughput``)
+bench zero-shot                    taxonomy zero-shot on a train split (``ssl_engine.bench.zero_shot``)
 =================================  ===============================================================
 
 Every command exits non-zero with a one-line message on bad input.
@@ -44,6 +45,7 @@ BENCHES = {
     "finetune": "ssl_engine.bench.contrastive_finetune",
     "label-errors": "ssl_engine.bench.label_errors",
     "throughput": "ssl_engine.bench.throughput",
+    "zero-shot": "ssl_engine.bench.zero_shot",
 }
 
 

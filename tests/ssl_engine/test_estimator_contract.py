@@ -28,6 +28,7 @@ A check that does not apply is listed with its reason and must fail
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from ssl_engine.proposals import CalibratedHead, GraphLabelSpreading, KNNVote, SelfTraining
+from ssl_engine.proposals.zero_shot import TaxonomyZeroShot
 
 # The checks' integer data has an all-zero row, and cosine similarity is undefined for it: the
 # index refuses it (ssl_engine.index.l2_normalise) rather than match it to nothing or everything.
@@ -39,6 +40,7 @@ _STRING_LABELS = "semi-supervised y needs an object array for string labels, so 
 
 EXPECTED_FAILED_CHECKS = {
     CalibratedHead: {},
+    TaxonomyZeroShot: {},
     KNNVote: {"check_estimators_dtypes": _ZERO_ROW},
     GraphLabelSpreading: {
         "check_estimators_dtypes": _ZERO_ROW,
@@ -54,7 +56,8 @@ EXPECTED_FAILED_CHECKS = {
 
 
 @parametrize_with_checks(
-    [CalibratedHead(random_state=0), KNNVote(), GraphLabelSpreading(random_state=0), SelfTraining(random_state=0)],
+    [CalibratedHead(random_state=0), KNNVote(), GraphLabelSpreading(random_state=0), SelfTraining(random_state=0),
+     TaxonomyZeroShot()],
     expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS[type(estimator)],
     xfail_strict=True,
 )

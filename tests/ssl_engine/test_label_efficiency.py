@@ -14,14 +14,17 @@ from ssl_engine.bench.label_efficiency import (
     knn_graph,
     label_schedule,
     make_encoder,
+    prior_coverage,
     proposer_probs,
     run,
     simulate,
     summarise,
     tune_ensemble,
     tune_spreading,
+    validation_split,
 )
 from ssl_engine.proposals.propagation import temper_distributions
+from ssl_engine.proposals.zero_shot import TaxonomyZeroShot
 
 
 @pytest.fixture(autouse=True)
@@ -310,3 +313,99 @@ def test_config_rejects_unknown_proposers():
         LabelEfficiencyConfig(data="x", proposers=["ensemble"], ensemble_weight=1.5)
     with pytest.raises(ValueError):
         LabelEfficiencyConfig(data="x", proposers=["ensemble"], spreading_temperature=0.0)
+
+
+# -- zero-shot, selection, robustness (issue 14) ------------------------------------------
+def small_intents():
+    """A small intent set: classes of 20 down to 1 example, several singletons."""
+    rng = np.random.default_rng(0)
+    counts = [20, 20, 15, 10, 5, 1, 1, 1, 2, 3]
+    y = np.concatenate([[f"c{i}"] * n for i, n in enumerate(counts)]).astype(object)
+    centres = rng.normal(size=(len(counts), 8)) * 3
+    return centres[np.searchsorted(np.unique(y), y)] + rng.normal(size=(y.size, 8)), y
+
+
+def test_tuning_survives_singleton_classes_and_keeps_them_on_the_fitting_side():
+    x, y = small_intents()
+    xs, ys, n_fit = validation_split(x, y, seed=0)
+    singles = [c for c in np.unique(ys) if (ys == c).sum() == 1]
+    assert len(singles) == 3 and not np.isin(ys[n_fit:], singles).any()
+    assert sorted(xs.tolist()) == sorted(x.astype(np.float32).tolist())  # a reordering, nothing lost
+    tuning = tune_spreading(x, y, label_counts=[10, 40], neighbors=(3,), alphas=(0.9,))
+    tune_ensemble(x, y, label_counts=[10, 40], C=1.0, **tuning["chosen"])
+
+
+def prior_for(data, encoder):
+    """A zero-shot prior whose 'label texts' are the class means (classes as positions)."""
+    x = encoder.vectors[[int(t.split("-")[1]) for t in data.train_items]]
+    classes, codes = np.unique(data.train_labels, return_inverse=True)
+    means = np.array([x[codes == c].mean(axis=0) for c in range(classes.size)])
+    return TaxonomyZeroShot().fit(means, np.arange(classes.size))
+
+
+@pytest.mark.parametrize("proposer", ["zero_shot", "selected", "head"])
+def test_the_cold_start_round_and_prior_proposers_run_from_zero_labels(tiny, proposer):
+    data, encoder = tiny
+    x_pool = encoder.vectors[[int(t.split("-")[1]) for t in data.train_items]]
+    x_test = encoder.vectors[[int(t.split("-")[1]) for t in data.test_items]]
+    rounds = simulate(x_pool, data.train_labels, x_test, data.test_labels, strategy="auto", schedule=[0, 4, 8],
+                      seed=0, C=1.0, proposer=proposer, spreading_neighbors=5, prior=prior_for(data, encoder))
+    assert [r["n_labels"] for r in rounds] == [0, 4, 8] and rounds[0]["selected_by"] == "none"
+    if proposer == "head":
+        assert rounds[0]["accuracy"] == pytest.approx(0.25)  # no model: uniform, the first class wins
+    else:
+        assert rounds[0]["accuracy"] > 0.9  # the prior alone separates the blobs
+    if proposer == "selected":
+        assert rounds[0]["proposer"]["rule"] == "no labels: zero-shot"
+        assert set(rounds[-1]["proposer"]["cv_accuracy"]) == {"zero_shot", "head", "spreading", "ensemble"}
+
+
+def test_prior_coverage_gives_every_predicted_class_a_label_largest_first():
+    probs = np.array([[0.9, 0.1, 0.0], [0.8, 0.2, 0.0], [0.7, 0.3, 0.0], [0.2, 0.8, 0.0], [0.4, 0.6, 0.0]])
+    picks = prior_coverage(probs, np.zeros(5, dtype=bool), 3)
+    assert picks.tolist() == [0, 3, 1]  # class 0 (3 items), class 1 (2), then nobody is predicted class 2
+    assert prior_coverage(probs, np.array([True, False, False, False, False]), 2).tolist() == [1, 3]
+
+
+def test_first_batch_prior_covers_classes_and_summary_reports_the_worst_seed(tiny):
+    data, encoder = tiny
+    x_pool = encoder.vectors[[int(t.split("-")[1]) for t in data.train_items]]
+    x_test = encoder.vectors[[int(t.split("-")[1]) for t in data.test_items]]
+    runs = [simulate(x_pool, data.train_labels, x_test, data.test_labels, strategy="auto", schedule=[0, 4],
+                     seed=seed, C=1.0, proposer="zero_shot", prior=prior_for(data, encoder), first_batch="prior")
+            for seed in range(2)]
+    assert all(run[1]["selected_by"] == "prior_coverage" and run[1]["classes_seen"] == 4 for run in runs)
+    summary = summarise(runs)
+    assert summary["accuracy"]["worst"] == [min(run[i]["accuracy"] for run in runs) for i in range(2)]
+
+
+def test_validation_holdout_never_reads_the_test_split(tiny, tmp_path):
+    data, encoder = tiny
+    poisoned = LabelledData(data.name, data.modality, data.train_items, data.train_labels,
+                            ["item-0"] * 3, np.array(["c0", "c0", "c0"], dtype=object), "given")
+    config = LabelEfficiencyConfig(data="blobs", strategies=["random"], proposers=["head", "selected"], seeds=1,
+                                   label_counts=[8, 16], holdout="validation", cache=None,
+                                   spreading_neighbors=5, out=str(tmp_path / "out"))
+    encoder.calls = 0
+    report = run(config, data=poisoned, encoder=PriorLookup(encoder), log=lambda message: None)
+    assert report["data"]["test_split"].startswith("validation") and report["data"]["test"] == 24
+    assert report["arms"]["none"]["strategies"]["random/selected"]["summary"]["n_labels"] == [8, 16]
+
+
+class PriorLookup:
+    """LookupEncoder that embeds label texts ("C0" ...) as the class's mean item."""
+
+    version = "lookup-prior-1"
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def embed(self, batch):
+        rows = []
+        for text in batch:
+            if text.startswith("item-"):
+                rows.append(self.inner.embed([text])[0])
+            else:
+                c = int(text[1:])
+                rows.append(self.inner.vectors[c * 40:(c + 1) * 40].mean(axis=0))
+        return np.array(rows, dtype=np.float32)
