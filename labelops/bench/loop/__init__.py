@@ -61,8 +61,9 @@ Design choices:
   the round's model on the holdout, and that model serves once the round
   is done. The baseline runs no round while labelling, so its curve is a
   replay (`report.replay`): its approved labels recorded every
-  `--round-every` approved labels, each scored with the head its final
-  round fits, on that round's embeddings; `replay_check` in loop.json
+  `--round-every` approved labels, each scored with the model its final
+  round would serve on them (the same proposer selection), on that round's
+  embeddings; `replay_check` in loop.json
   shows the replay reproduces the final round's own accuracy.
 - **The rounds start themselves**: the main project has
   `auto_round_every`, and the bench plays celery beat, sending its

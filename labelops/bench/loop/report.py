@@ -3,9 +3,9 @@
 
 The baseline runs no round while it labels, so its curve comes from its one
 round at the end: `replay` fits, for each checkpoint's approved labels, the
-head that round's `train` step fits (`CalibratedHead`, the round's seed) on
-that round's own embeddings, and scores it on its holdout as `evaluate`
-does (accuracy, macro-F1 over the taxonomy's classes and the truth's). The
+model that round's `train` step would serve on them (`choose_proposer`: the
+same selection and taxonomy prior, the round's seed) on that round's own
+embeddings, and scores it on its holdout as `evaluate` does (accuracy, macro-F1 over the taxonomy's classes and the truth's). The
 last checkpoint holds the round's own labels, so its replayed accuracy must
 equal the round's: `replay_check` records both.
 """
@@ -20,14 +20,20 @@ import numpy as np
 
 
 def replay(final_round, checkpoints: list[dict]) -> tuple[list[dict], dict]:
-    """Baseline rows from its checkpoints, scored with the final round's embeddings."""
+    """Baseline rows from its checkpoints, each scored with the proposer the
+    product would serve on those labels (`choose_proposer`: the same
+    selection, the same taxonomy prior) on the final round's embeddings."""
     from labelops.learning import artifacts
+    from labelops.learning.pipeline.proposer import choose_proposer
     from labelops.learning.pipeline.snapshot import Snapshot
     from ssl_engine.evaluation.metrics import accuracy, macro_f1
-    from ssl_engine.proposals import CalibratedHead
 
     snapshot = Snapshot(artifacts.load_arrays(artifacts.resolve(final_round.artifacts["snapshot"])))
     X = artifacts.load_array(artifacts.resolve(final_round.artifacts["embeddings"]))
+    taxonomy = None
+    if "taxonomy" in final_round.artifacts:
+        data = artifacts.load_arrays(artifacts.resolve(final_round.artifacts["taxonomy"]))
+        taxonomy = data["embeddings"], data["classes"]
     seed = final_round.config["seed"]
     holdout = np.asarray(sorted(snapshot.holdout_labels), dtype=np.int64)
     truth = [snapshot.holdout_labels[int(i)][0] for i in holdout]
@@ -35,12 +41,12 @@ def replay(final_round, checkpoints: list[dict]) -> tuple[list[dict], dict]:
 
     def score(labels: dict[int, str]) -> tuple[float | None, float | None]:
         ids = np.asarray(sorted(i for i in labels if i in known), dtype=np.int64)
-        y = [labels[int(i)] for i in ids]
-        if len(set(y)) < 2 or not len(holdout):
+        by_position = dict(zip(snapshot.positions(ids).tolist(), (labels[int(i)] for i in ids)))
+        fitted = choose_proposer(X, by_position, taxonomy, multi=False, seed=seed)
+        if fitted.probs is None or not len(holdout):
             return None, None
-        head = CalibratedHead(random_state=seed).fit(X[snapshot.positions(ids)], y)
-        classes = head.classes_.tolist()
-        predicted = [classes[j] for j in head.predict_proba(X[snapshot.positions(holdout)]).argmax(axis=1)]
+        classes = fitted.classes
+        predicted = [classes[j] for j in fitted.probs[snapshot.positions(holdout)].argmax(axis=1)]
         return accuracy(truth, predicted), macro_f1(truth, predicted, labels=sorted(set(classes) | set(truth)))
 
     rows = []
@@ -49,7 +55,7 @@ def replay(final_round, checkpoints: list[dict]) -> tuple[list[dict], dict]:
         rows.append({"checkpoint": number, "human_labels": checkpoint["human_labels"],
                      "train_labels": checkpoint["train_labels"], "evaluated": acc is not None,
                      "holdout_accuracy": acc, "macro_f1": f1, "holdout_items": len(holdout),
-                     "source": "replay of the final round's head",
+                     "source": "replay of the product's proposer choice",
                      **{k: v for k, v in checkpoint.items() if k not in ("labels", "human_labels", "train_labels")}})
     own = {int(i): labels[0] for i, labels in snapshot.train_labels.items()}
     replayed, _ = score(own)

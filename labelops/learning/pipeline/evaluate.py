@@ -9,8 +9,9 @@
   successive rounds draw a real learning curve (`learning_curve.png`:
   holdout accuracy against approved labels, every finished round and this one).
 - Suspected label errors among the approved pool labels, by confident
-  learning on out-of-fold probabilities (`ssl_engine.evaluation.label_errors`,
-  cleanlab): at most `MAX_SUSPECTS`, most suspect first, stored in
+  learning (`ssl_engine.evaluation.label_errors`, cleanlab) on the serving
+  model's out-of-fold probabilities from the round's proposer selection
+  (`model.npz`): at most `MAX_SUSPECTS`, most suspect first, stored in
   `label_errors.json`; `publish` sends them to review once the round is live.
   Single-label projects only (the module's limit); gold items are not
   checked (their answers are known, and reviewed through gold failures).
@@ -30,7 +31,7 @@ from labelops.items.models import Split
 from labelops.learning import artifacts
 from labelops.learning.models import RoundState, TrainingRound
 from labelops.learning.pipeline.encoder import load_embeddings
-from labelops.learning.pipeline.model import has_model, load_model, multilabel
+from labelops.learning.pipeline.model import has_model, load_model, load_out_of_fold, multilabel
 from labelops.learning.pipeline.snapshot import Snapshot
 from ssl_engine.files import atomic_write_path
 
@@ -53,7 +54,7 @@ def run(ctx) -> None:
     ctx.report(0.4, "holdout evaluated")
     drift = drift_metrics(ctx, snapshot, X)
     ctx.report(0.6, "drift measured")
-    label_errors = suspected_label_errors(ctx, snapshot, X)
+    label_errors = suspected_label_errors(ctx, snapshot)
     ctx.report(0.9, "label errors checked")
     ctx.add_metrics(holdout=holdout, drift=drift, label_errors=label_errors)
     path = artifacts.save_json(ctx.path("metrics.json"), ctx.round.metrics)
@@ -117,23 +118,33 @@ def _rounded(interval: tuple[float, float]) -> list[float]:
     return [round(interval[0], 4), round(interval[1], 4)]
 
 
-def suspected_label_errors(ctx, snapshot: Snapshot, X: np.ndarray) -> dict:
-    from ssl_engine.evaluation.label_errors import find_label_errors
-    from ssl_engine.proposals import CalibratedHead
+def suspected_label_errors(ctx, snapshot: Snapshot) -> dict:
+    """Confident learning on the serving model's out-of-fold predictions for
+    the approved pool labels (the rows its cross-validation held out; a
+    class with a single label is never held out, so never assessed)."""
+    from ssl_engine.evaluation.label_errors import OutOfFold, suspects_from_probabilities
 
     if multilabel(ctx):
         return {"checked": 0, "reason": "multi-label projects are not checked"}
-    ids = np.asarray([i for i in sorted(snapshot.train_labels)], dtype=np.int64)
-    ids = ids[snapshot.splits[snapshot.positions(ids)] == Split.POOL]
-    labels = [snapshot.train_labels[int(i)][0] for i in ids]
-    counts = np.unique(labels, return_counts=True)[1] if labels else np.array([])
-    if len(counts) < 2 or (counts >= 2).sum() < 2:
-        return {"checked": 0, "reason": "fewer than two classes with two approved pool labels"}
-    seed = ctx.config["seed"]
-    # Confident learning ranks by per-class thresholds, so the out-of-fold
-    # heads need no temperature: skipping it saves four fits in five.
-    suspects = find_label_errors(X[snapshot.positions(ids)], labels, random_state=seed,
-                                 classifier=lambda: CalibratedHead(calibration=None, random_state=seed))
+    if not has_model(ctx):
+        return {"checked": 0, "reason": "no model in a cold-start round"}
+    classes, _ = load_model(ctx)
+    ids, probs = load_out_of_fold(ctx)
+    pool = snapshot.splits[snapshot.positions(ids)] == Split.POOL
+    ids, probs = ids[pool], probs[pool]
+    given = [snapshot.train_labels[int(i)][0] for i in ids]
+    present = sorted(set(given))
+    if len(present) < 2:
+        return {"checked": 0, "reason": "fewer than two classes with labels held out by cross-validation"}
+    # Confident learning counts per given class: the columns of classes no
+    # label was given for (taxonomy labels still unused) are left out.
+    columns = [classes.index(c) for c in present]
+    p = probs[:, columns]
+    p = p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
+    codes = np.searchsorted(present, given)
+    out_of_fold = OutOfFold(probabilities=p, classes=np.asarray(present, dtype=object), codes=codes,
+                            unassessed=np.array([], dtype=np.int64), n_splits=0)
+    suspects = suspects_from_probabilities(out_of_fold)
     listed = [{"item": int(ids[s.index]), "given": s.given_label, "suggested": s.suggested_label,
                "label_quality": round(float(s.label_quality), 4),
                "suggested_probability": round(float(s.suggested_probability), 4)} for s in suspects[:MAX_SUSPECTS]]

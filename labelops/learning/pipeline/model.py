@@ -75,23 +75,20 @@ def train(ctx) -> None:
     """Choose and fit the round's proposer (`pipeline.proposer`), and keep its
     calibrated probabilities for every item of the snapshot (`model.npz`):
     proposals, ranking and evaluation all read them, so all of them use the
-    model that serves. The logistic-regression head, when there are labels
-    for one, is also saved (`head.safetensors`): an inductive model that can
-    score items the round never saw."""
+    model that serves."""
     from labelops.learning.pipeline.proposer import fit_proposer
 
     snapshot = Snapshot.load(ctx)
     fitted = fit_proposer(ctx, snapshot, load_embeddings(ctx))
     ctx.add_metrics(proposer=fitted.summary)
-    if fitted.head is not None:
-        from ssl_engine.proposals.head_io import save_head
-
-        ctx.add_artifact("head", save_head(fitted.head, ctx.path("head.safetensors")))
     if fitted.probs is None:
         ctx.add_metrics(model={"trained": False, "reason": fitted.summary["reason"], "labels": fitted.labels})
         return
+    out_of_fold = fitted.out_of_fold if fitted.out_of_fold is not None else np.zeros((0, len(fitted.classes)))
     path = artifacts.save_arrays(ctx.path(MODEL), classes=np.asarray(fitted.classes, dtype=str),
-                                 probs=fitted.probs.astype(np.float32))
+                                 probs=fitted.probs.astype(np.float32),
+                                 out_of_fold_ids=snapshot.ids[fitted.held_out_positions],
+                                 out_of_fold=out_of_fold.astype(np.float32))
     ctx.add_artifact("model", path)
     ctx.add_metrics(model={"trained": True, "proposer": fitted.summary["chosen"], "labels": fitted.labels,
                            "classes": len(fitted.classes)})
@@ -105,6 +102,13 @@ def load_model(ctx) -> tuple[list[str], np.ndarray]:
     """The serving model's classes and its (N, C) probabilities, aligned with the snapshot's ids."""
     data = artifacts.load_arrays(ctx.path(MODEL))
     return data["classes"].tolist(), data["probs"]
+
+
+def load_out_of_fold(ctx) -> tuple[np.ndarray, np.ndarray]:
+    """(item ids (M,), (M, C) distributions): the serving model's out-of-fold
+    predictions for the labelled items cross-validation held out."""
+    data = artifacts.load_arrays(ctx.path(MODEL))
+    return data["out_of_fold_ids"], data["out_of_fold"]
 
 
 def proposal_candidates(snapshot: Snapshot) -> np.ndarray:
