@@ -41,9 +41,12 @@ function dashboard(overrides: Partial<Dashboard> = {}): Dashboard {
       },
     },
     learning_curve: [
-      { round: 1, finished_at: null, train_labels: 12, holdout_items: 10, accuracy: 0.5, macro_f1: 0.45 },
-      { round: 3, finished_at: null, train_labels: 40, holdout_items: 10, accuracy: 0.8, macro_f1: null },
+      { round: 1, finished_at: null, train_labels: 12, holdout_items: 10, accuracy: 0.5, accuracy_ci: null,
+        macro_f1: 0.45, macro_f1_ci: null, meaningful: null, min_items: null },
+      { round: 3, finished_at: null, train_labels: 40, holdout_items: 10, accuracy: 0.8, accuracy_ci: null,
+        macro_f1: null, macro_f1_ci: null, meaningful: null, min_items: null },
     ],
+    serving: null,
     ...overrides,
   };
 }
