@@ -1,6 +1,10 @@
 """Training rounds, the model versions they produce, and what those models say
 about items (proposals) and the corpus (clusters). The ML itself lives in
-`ssl_engine`; these tables only store its results."""
+`ssl_engine`; these tables only store its results.
+
+`holdout_summary` and `proposer_summary` read a round's `metrics` the same
+way for every reader (the dashboard, the admin), older rounds' missing keys
+included."""
 
 from __future__ import annotations
 
