@@ -8,6 +8,8 @@ included."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
@@ -69,6 +71,11 @@ def _score(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+def _best_first(candidate: dict[str, Any]) -> tuple:
+    accuracy, loss = candidate["accuracy"], candidate["log_loss"]
+    return (accuracy is None, -(accuracy or 0.0), loss is None, loss or 0.0, candidate["name"])
+
+
 def proposer_summary(proposer) -> dict | None:
     """A round's `metrics["proposer"]` (written by the `train` step): which
     model serves its proposals (`chosen`, None when none could), why, and
@@ -78,14 +85,13 @@ def proposer_summary(proposer) -> dict | None:
     if not isinstance(proposer, dict):
         return None
     candidates = proposer.get("candidates")
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"name": str(name), "accuracy": _score(scores.get("accuracy")), "log_loss": _score(scores.get("log_loss")),
          "rows": scores.get("rows") if isinstance(scores.get("rows"), int) else None}
         for name, scores in (candidates.items() if isinstance(candidates, dict) else [])
         if isinstance(scores, dict)
     ]
-    rows.sort(key=lambda c: (c["accuracy"] is None, -(c["accuracy"] or 0.0),
-                             c["log_loss"] is None, c["log_loss"] or 0.0, c["name"]))
+    rows.sort(key=_best_first)
     chosen = proposer.get("chosen")
     labels = proposer.get("labels")
     return {"chosen": None if chosen is None else str(chosen), "reason": str(proposer.get("reason") or ""),
