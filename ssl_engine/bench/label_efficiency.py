@@ -254,7 +254,9 @@ def proposer_probs(proposer: str, x_pool, labelled, y_pool_idx, x_test, n_classe
 
     With no label bought, the label-only proposers have no model: uniform
     test probabilities and ``pool_probs`` None (the next batch is a cold
-    start). With a single class bought, they predict it with probability 1.
+    start). With a single class bought, they predict it with probability 1
+    and ``pool_probs`` is None too (a strategy cannot rank one column: a
+    margin or entropy strategy would refuse it).
     """
     seen = np.unique(y_pool_idx[labelled])
     test_probs = np.zeros((len(x_test), n_classes))
@@ -268,7 +270,7 @@ def proposer_probs(proposer: str, x_pool, labelled, y_pool_idx, x_test, n_classe
         return np.full((len(x_test), n_classes), 1.0 / n_classes), None
     if seen.size < 2:
         test_probs[:, seen[0]] = 1.0
-        return test_probs, np.ones((len(x_pool), 1))
+        return test_probs, None  # one column ranks nothing: the next batch is a cold start again
     if proposer in ("head", "ensemble"):
         head = CalibratedHead(C=C, random_state=seed).fit(x_pool[labelled], y_pool_idx[labelled])
         head_probs = np.vstack([head.predict_proba(x_pool), head.predict_proba(x_test)])  # (N + T, seen)
@@ -748,7 +750,7 @@ def run(config: LabelEfficiencyConfig, *, data: LabelledData | None = None, enco
                                         "ensemble_weight": config.ensemble_weight}]}
                 tuning = ensemble_tuning = None
                 if config.tune_spreading:
-                    counts = [max(schedule[0], 1), schedule[-1]]
+                    counts = [min(c for c in schedule if c > 0), schedule[-1]]  # a 0-label round has nothing to tune
                     tuning = tune_spreading(x_train, data.train_labels, label_counts=counts)
                     ensemble_tuning = tune_ensemble(x_train, data.train_labels, label_counts=counts,
                                                     C=config.head_C, **tuning["chosen"])
