@@ -138,6 +138,8 @@ PRIOR_PROPOSERS = frozenset({"zero_shot", "selected"})
 #: How the first batch is chosen (see :func:`prior_coverage`).
 FIRST_BATCH_RULES = ("strategy", "prior")
 HOLDOUTS = ("test", "validation")
+#: How each proposer's curve is drawn (the head solid).
+LINESTYLES: dict[str, Any] = {"spreading": "--", "ensemble": ":", "selected": "-.", "zero_shot": (0, (1, 4))}
 #: Head weights ``w`` that :func:`tune_ensemble` tries.
 ENSEMBLE_WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
 #: Untuned: spreading as it is, the ensemble the plain mean.
@@ -824,7 +826,7 @@ def plot(report: dict[str, Any], path: Path) -> Path:
             n, mean, std = np.array(s["n_labels"]), np.array(s["accuracy"]["mean"]), np.array(s["accuracy"]["std"])
             auc = s.get("accuracy_auc", {}).get("mean")
             label = strategy if auc is None else f"{strategy} (AUC {auc:.3f})"
-            linestyle = {"spreading": "--", "ensemble": ":"}.get(result.get("proposer", "head"), "-")
+            linestyle = LINESTYLES.get(result.get("proposer", "head"), "-")
             style = ({"color": "black", "linestyle": linestyle, "linewidth": 2}
                      if result.get("strategy", strategy) == "random" else {"linestyle": linestyle})
             (line,) = ax.plot(n, mean, marker="o", markersize=3, label=label, **style)
