@@ -142,3 +142,17 @@ def test_bad_arguments_raise():
         select_proposer(x, labelled, y, cv=1)
     with pytest.raises(ValueError, match="no candidate"):
         select_proposer(x, labelled, y, candidates=("spreading",))
+
+
+def test_a_label_the_taxonomy_lacks_gets_a_column_and_the_prior_ones_keep_theirs():
+    x, y, _, graph = problem()
+    rng = np.random.default_rng(0)
+    # the prior knows three classes; "transfer" was added after the taxonomy was embedded
+    prior = TaxonomyZeroShot().fit(3.0 * np.eye(3, x.shape[1]) + 0.1 * rng.normal(size=(3, x.shape[1])),
+                                   CLASSES[:3])
+    labelled = label_mask(y, {c: 8 for c in CLASSES})
+    selection = select_proposer(x, labelled, y, prior=prior, graph=graph, random_state=0)
+    assert selection.classes.tolist() == CLASSES.tolist()
+    probs = selection.fit_predict(x, labelled, y, prior=prior, graph=graph)
+    assert np.isfinite(probs).all() and probs.shape == (y.size, 4)
+    assert (selection.classes[probs.argmax(axis=1)] == y).mean() > 0.8
