@@ -129,6 +129,7 @@ def test_multilabel_falls_back_to_the_head():
     assert (selection.chosen, selection.rule) == ("head", "multi-label: head")
     probs = selection.fit_predict(x, labelled, y_multi, prior=prior, graph=graph)
     assert probs.shape == (y.size, CLASSES.size + 1)
+    assert selection.classes.tolist() == sorted([*CLASSES, "urgent"])
 
 
 def test_bad_arguments_raise():
