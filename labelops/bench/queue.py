@@ -34,19 +34,17 @@ import http.client
 import json
 import os
 import random
-import secrets
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from labelops.bench.processes import HOST, start_server, stop_server
+
 LABELS = ["billing", "refund", "login", "crash", "shipping", "account", "fraud", "feature", "praise", "other"]
 OVERLAP = 2
-HOST = "127.0.0.1"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -217,53 +215,6 @@ def check_invariants(project_id: int, overlap: int, submitted: int | None = None
     if submitted is not None:
         result["lost_submissions"] = abs(result["live_annotations"] - submitted)
     return result
-
-
-# --- The server ------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def start_server(workers: int, threads: int, database_url: str | None = None) -> tuple[subprocess.Popen, int]:
-    """gunicorn on a free port of 127.0.0.1 with production settings, on
-    `database_url` (default: this process's DATABASE_URL); returns once it
-    answers (raises if it dies or does not answer in 60 s)."""
-    port = _free_port()
-    env = {**os.environ, **({"DATABASE_URL": database_url} if database_url else {}), "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50), "BROWSABLE_API": "0",
-           "ALLOWED_HOSTS": HOST, "LOG_LEVEL": "WARNING"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "labelops.wsgi:application", "--bind", f"{HOST}:{port}",
-         "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
-         "--keep-alive", "30", "--log-level", "warning"],
-        env=env,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {server.returncode}")
-        try:
-            conn = http.client.HTTPConnection(HOST, port, timeout=2)
-            conn.request("GET", "/api/v1/")
-            conn.getresponse().read()
-            conn.close()
-            return server, port
-        except OSError:
-            time.sleep(0.2)
-    stop_server(server)
-    raise RuntimeError("gunicorn did not answer within 60 s")
-
-
-def stop_server(server: subprocess.Popen) -> None:
-    server.terminate()
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
 
 
 # --- The simulated annotators ------------------------------------------------------

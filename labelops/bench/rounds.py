@@ -37,7 +37,6 @@ import csv
 import os
 import random
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -111,19 +110,6 @@ def create_project(approved: int, seed: int):
         if label is not None:
             by_id[item_id] = label
     return project, lead, keys, by_id
-
-
-def start_worker() -> subprocess.Popen:
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "labelops", "worker", "--pool", "solo",
-         "--queues", ",".join(settings.CELERY_WORKER_QUEUES), "--loglevel", "WARNING",
-         "--without-gossip", "--without-mingle", "--hostname", f"bench-{os.getpid()}@%h"],
-        env={**os.environ},
-    )
-    time.sleep(5)
-    if worker.poll() is not None:
-        raise RuntimeError(f"the worker exited with {worker.returncode}")
-    return worker
 
 
 def timed_round(project, lead, worker, overrides: dict, timeout: float = 3600) -> dict:
@@ -214,7 +200,8 @@ def run(args: argparse.Namespace) -> int:
     from django.core.management import call_command
     from django.db import connection
 
-    from labelops.bench.queue import delete_project_rows, start_server, stop_server, warm_up
+    from labelops.bench.processes import start_server, start_worker, stop, stop_server
+    from labelops.bench.queue import delete_project_rows, warm_up
 
     print(f"database: {connection.vendor}; broker: {settings.CELERY_BROKER_URL.split('://')[0]}; "
           f"worker threads: {settings.WORKER_TORCH_THREADS}; cores: {os.cpu_count()}", file=sys.stderr)
@@ -265,8 +252,7 @@ def run(args: argparse.Namespace) -> int:
                                         "pretraining_minutes": args.pretrain_minutes})
             print_round(results["pretraining_round"])
     finally:
-        worker.terminate()
-        worker.wait(timeout=60)
+        stop(worker, grace=60)
         if not args.keep:
             import shutil
 

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from labelops.celery import app
 from labelops.items.importing.errors import ImportFailed
 from labelops.items.importing.jobs import RUN_IMPORT_TASK
 from labelops.items.importing.pipeline import run_import
@@ -17,6 +18,12 @@ from labelops.items.importing.storage import resolve_source
 from labelops.items.models import ImportJob, JobState
 
 logger = logging.getLogger(__name__)
+
+# Sent, by name, when an import has brought items: the project's cold-start
+# round if it has no model yet (`labelops.learning.steps.START_COLD_START_TASK`;
+# the rounds are a sibling layer, so the name is repeated, and
+# tests/config/test_task_names.py holds the two equal).
+COLD_START_TASK = "labelops.learning.tasks.start_cold_start_round"
 
 
 @shared_task(name=RUN_IMPORT_TASK)
@@ -49,6 +56,17 @@ def run_import_job(job_id: int) -> None:
         _finish(job, JobState.FAILED, error=f"internal error ({type(exc).__name__}): {exc}")
         raise
     _finish(job, JobState.DONE, report=report)
+    _ask_for_cold_start(job)
+
+
+def _ask_for_cold_start(job: ImportJob) -> None:
+    """Ask a worker for the project's cold-start round. The import is done
+    whatever happens here: if the broker refuses the message, the next beat
+    (`start_due_rounds`) starts the round instead, so a warning is enough."""
+    try:
+        app.send_task(COLD_START_TASK, args=(job.project_id,))
+    except Exception:
+        logger.warning("import job %s: could not ask for a cold-start round; beat will", job.pk, exc_info=True)
 
 
 def _abandoned(job_id: int) -> bool:

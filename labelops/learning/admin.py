@@ -4,7 +4,10 @@ to the projects the user leads; and the admin's way to start a round.
 Rounds are never edited here: a lead starts one (the "Start a training round"
 action on projects and the button on a project's page, both from
 `StartRoundAdminMixin`, mixed into the project admin), watches its state,
-step, progress and time left, and may cancel it. Both go through
+step, progress and time left, and may cancel it. A finished round shows which
+proposer it chose and why, the candidates' cross-validated scores, and its
+holdout accuracy with the interval and count it stands on (or that it is not
+yet meaningful); the raw metrics stay on the page below them. Both go through
 `labelops.learning.services.rounds`, so they are refused and audited exactly
 as over the API.
 """
@@ -16,7 +19,7 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from labelops.learning.errors import RoundConflict
@@ -95,18 +98,89 @@ def _duration(seconds) -> str:
     return f"{hours} h {minutes} min"
 
 
+def _percent(value) -> str:
+    return f"{value * 100:.1f}%"
+
+
+def holdout_text(summary: dict | None) -> str:
+    """A round's holdout figure in words (`TrainingRound.holdout_summary`):
+    "78.2% (95% CI 74.0–82.1%) on 412 holdout items", or below the minimum
+    count "not yet meaningful: 12 holdout items (needs 30)"."""
+    if summary is None:
+        return "—"
+    if not summary["evaluated"]:
+        return f"not evaluated: {summary['reason'] or 'no reason recorded'}"
+    items = "?" if summary["items"] is None else summary["items"]
+    if summary["meaningful"] is False:
+        needs = "" if summary["min_items"] is None else f" (needs {summary['min_items']})"
+        return f"not yet meaningful: {items} holdout items{needs}"
+    if summary["accuracy"] is None:
+        return "—"
+    text = _percent(summary["accuracy"])
+    if summary["accuracy_ci"]:
+        low, high = summary["accuracy_ci"]
+        level = round((summary["confidence"] or 0.95) * 100)
+        text += f" ({level}% CI {low * 100:.1f}–{high * 100:.1f}%)"
+    text += f" on {items} holdout items"
+    return text + (" (subset accuracy)" if summary["metric"] == "subset_accuracy" else "")
+
+
 @admin.register(TrainingRound)
 class TrainingRoundAdmin(LeadScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["project", "number", "state", "step", "percent_done", "time_left", "short_error",
-                    "labels_count", "created_by", "created_at", "finished_at"]
+                    "labels_count", "proposer", "holdout", "created_by", "created_at", "finished_at"]
     list_filter = [LedProjectFilter, "state"]
     list_select_related = ["project", "created_by"]
     show_full_result_count = False
     actions = ["cancel_rounds"]
     fields = ["project", "number", "state", "step", "attempt", "percent_done", "time_left", "progress_message",
-              "error", "config", "metrics", "artifacts", "labels_count", "labels_hash", "taxonomy_version",
+              "error", "proposer", "proposer_reason", "candidate_scores", "holdout", "holdout_measured",
+              "config", "metrics", "artifacts", "labels_count", "labels_hash", "taxonomy_version",
               "created_by", "created_at", "started_at", "heartbeat_at", "finished_at"]
-    readonly_fields = ["percent_done", "time_left", "progress_message"]
+    readonly_fields = ["percent_done", "time_left", "progress_message", "proposer", "proposer_reason",
+                       "candidate_scores", "holdout", "holdout_measured"]
+
+    @admin.display(description="proposer")
+    def proposer(self, training_round) -> str:
+        summary = training_round.proposer_summary()
+        if summary is None:
+            return "—"  # a round from before the choice was recorded, or one still running
+        return summary["chosen"] or "none"
+
+    @admin.display(description="why this proposer")
+    def proposer_reason(self, training_round) -> str:
+        summary = training_round.proposer_summary()
+        return (summary and summary["reason"]) or "—"
+
+    @admin.display(description="candidates (cross-validated)")
+    def candidate_scores(self, training_round):
+        summary = training_round.proposer_summary()
+        if not summary or not summary["candidates"]:
+            return "—"
+
+        def score(value, digits):
+            return "n/a" if value is None else f"{value:.{digits}f}"
+
+        rows = format_html_join(
+            "", "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((c["name"], " (serving)" if c["name"] == summary["chosen"] else "",
+              "n/a" if c["accuracy"] is None else _percent(c["accuracy"]), score(c["log_loss"], 3),
+              "n/a" if c["rows"] is None else c["rows"]) for c in summary["candidates"]),
+        )
+        return format_html('<table class="candidate-scores"><thead><tr><th>candidate</th><th>accuracy</th>'
+                           "<th>log-loss</th><th>rows</th></tr></thead><tbody>{}</tbody></table>", rows)
+
+    @admin.display(description="holdout accuracy")
+    def holdout(self, training_round) -> str:
+        return holdout_text(training_round.holdout_summary())
+
+    @admin.display(description="holdout, measured so far")
+    def holdout_measured(self, training_round) -> str:
+        """The figure itself, when `holdout` withholds it as not yet meaningful."""
+        summary = training_round.holdout_summary()
+        if not summary or summary["meaningful"] is not False:
+            return "—"
+        return holdout_text({**summary, "meaningful": None})
 
     @admin.display(description="progress")
     def percent_done(self, training_round) -> str:

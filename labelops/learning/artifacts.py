@@ -6,14 +6,14 @@ Layout under `settings.ARTIFACT_ROOT`::
     <project id>/<round number>/snapshot.npz  items and frozen labels
                                pretrain/     resumable pretraining checkpoints
                                encoder/      the round's encoder (sentence-transformers dir, safetensors)
-                               embeddings.npy, index.faiss, clusters.npz,
-                               head.safetensors, proposals.npz, ranking.npy,
+                               embeddings.npy, taxonomy.npz, index.faiss, clusters.npz,
+                               model.npz, proposals.npz, ranking.npy,
                                metrics.json, learning_curve.png
 
 Every file is written to a temporary name and renamed into place, so a step
 killed half-way leaves either the old file or none, never a torn one; a
 re-run of the step simply writes it again. Nothing here is ever unpickled:
-arrays load with `allow_pickle=False`, heads and encoders are safetensors.
+arrays load with `allow_pickle=False`, encoders are safetensors.
 
 `TrainingRound.artifacts` maps names to paths relative to ARTIFACT_ROOT, so
 the root can move without rewriting rows.

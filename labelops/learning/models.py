@@ -1,6 +1,10 @@
 """Training rounds, the model versions they produce, and what those models say
 about items (proposals) and the corpus (clusters). The ML itself lives in
-`ssl_engine`; these tables only store its results."""
+`ssl_engine`; these tables only store its results.
+
+`holdout_summary` and `proposer_summary` read a round's `metrics` the same
+way for every reader (the dashboard, the admin), older rounds' missing keys
+included."""
 
 from __future__ import annotations
 
@@ -25,6 +29,67 @@ class RoundState(models.TextChoices):
 
 
 FINISHED_STATES = (RoundState.DONE, RoundState.FAILED, RoundState.CANCELLED)
+
+
+def _interval(value) -> list[float] | None:
+    """A stored [low, high] pair, or None for anything else (absent, old rounds)."""
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
+        return [float(value[0]), float(value[1])]
+    return None
+
+
+def holdout_summary(holdout) -> dict | None:
+    """The headline of a round's `metrics["holdout"]` (written by
+    `learning.pipeline.evaluate`): None when the round has none; else whether
+    it was evaluated (with the reason when not), the items it stands on, the
+    accuracy (subset accuracy in multi-label rounds, `metric` says which)
+    and macro-F1 with their intervals, and whether the count is `meaningful`.
+    Keys an older round did not record are None."""
+    if not isinstance(holdout, dict):
+        return None
+    evaluated = bool(holdout.get("evaluated"))
+    metric = "subset_accuracy" if "subset_accuracy" in holdout and "accuracy" not in holdout else "accuracy"
+    meaningful = holdout.get("meaningful")
+    return {
+        "evaluated": evaluated,
+        "reason": "" if evaluated else str(holdout.get("reason") or ""),
+        "items": holdout.get("items"),
+        "metric": metric,
+        "accuracy": holdout.get(metric) if evaluated else None,
+        "accuracy_ci": _interval(holdout.get(f"{metric}_ci")) if evaluated else None,
+        "macro_f1": holdout.get("macro_f1") if evaluated else None,
+        "macro_f1_ci": _interval(holdout.get("macro_f1_ci")) if evaluated else None,
+        "meaningful": meaningful if evaluated and isinstance(meaningful, bool) else None,
+        "min_items": holdout.get("min_items"),
+        "confidence": holdout.get("confidence"),
+    }
+
+
+def _score(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def proposer_summary(proposer) -> dict | None:
+    """A round's `metrics["proposer"]` (written by the `train` step): which
+    model serves its proposals (`chosen`, None when none could), why, and
+    the candidates' cross-validated scores as a list, best first (highest
+    accuracy, then lowest log-loss; unscored last). None when the round did
+    not record it (older rounds)."""
+    if not isinstance(proposer, dict):
+        return None
+    candidates = proposer.get("candidates")
+    rows = [
+        {"name": str(name), "accuracy": _score(scores.get("accuracy")), "log_loss": _score(scores.get("log_loss")),
+         "rows": scores.get("rows") if isinstance(scores.get("rows"), int) else None}
+        for name, scores in (candidates.items() if isinstance(candidates, dict) else [])
+        if isinstance(scores, dict)
+    ]
+    rows.sort(key=lambda c: (c["accuracy"] is None, -(c["accuracy"] or 0.0),
+                             c["log_loss"] is None, c["log_loss"] or 0.0, c["name"]))
+    chosen = proposer.get("chosen")
+    labels = proposer.get("labels")
+    return {"chosen": None if chosen is None else str(chosen), "reason": str(proposer.get("reason") or ""),
+            "labels": labels if isinstance(labels, int) else None, "candidates": rows}
 
 
 class TrainingRoundQuerySet(models.QuerySet):
@@ -85,6 +150,12 @@ class TrainingRound(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.state in FINISHED_STATES
+
+    def holdout_summary(self) -> dict | None:
+        return holdout_summary((self.metrics or {}).get("holdout"))
+
+    def proposer_summary(self) -> dict | None:
+        return proposer_summary((self.metrics or {}).get("proposer"))
 
     def to_dict(self) -> dict:
         return {

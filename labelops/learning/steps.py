@@ -47,6 +47,8 @@ STEP_WEIGHTS = {step.name: step.weight for step in STEP_TABLE}
 # The task that runs one step (`labelops.learning.tasks.run_round_step`), by
 # name: the services send it without importing the task module.
 RUN_STEP_TASK = "labelops.learning.tasks.run_round_step"
+# The task an import sends as it finishes (`labelops.learning.tasks.start_cold_start_round`).
+START_COLD_START_TASK = "labelops.learning.tasks.start_cold_start_round"
 
 
 def next_step(step: str) -> str | None:

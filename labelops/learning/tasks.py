@@ -21,7 +21,7 @@ from labelops.learning.models import FINISHED_STATES, TrainingRound
 from labelops.learning.pipeline import run_step
 from labelops.learning.pipeline.context import StepContext
 from labelops.learning.services import auto_rounds, retention, rounds
-from labelops.learning.steps import RUN_STEP_TASK, STEP_WEIGHTS, STEPS
+from labelops.learning.steps import RUN_STEP_TASK, START_COLD_START_TASK, STEP_WEIGHTS, STEPS
 
 logger = logging.getLogger(__name__)
 
@@ -63,5 +63,12 @@ def recover_stalled_rounds() -> list[int]:
 
 @shared_task
 def start_due_rounds() -> list[int]:
-    """Periodic (celery beat): automatic rounds of projects with `auto_round_every`."""
+    """Periodic (celery beat): cold-start rounds of projects without a model,
+    and automatic rounds of projects with `auto_round_every`."""
     return auto_rounds.start_due_rounds()
+
+
+@shared_task(name=START_COLD_START_TASK)
+def start_cold_start_round(project_id: int) -> int | None:
+    """Sent by an import as it finishes: the project's cold-start round, if it needs one."""
+    return auto_rounds.start_cold_start_round(project_id)

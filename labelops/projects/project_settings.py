@@ -42,6 +42,11 @@ class ProjectSettings:
     n_clusters: int | None = None
     # Start a round automatically after this many newly approved labels (None: manual only).
     auto_round_every: int | None = None
+    # Run a round by itself after an import, and whenever the project has no
+    # model: the queue then starts in TypiClust order with zero-shot proposals
+    # from the taxonomy instead of in file order (the first labels are the
+    # ones that matter most). Off: the queue waits for a lead's first round.
+    cold_start_round: bool = True
     # Queue behaviour.
     skip_policy: str = "requeue_others"
     lease_minutes: int = 30
@@ -100,6 +105,7 @@ class ProjectSettings:
         if (check_type("auto_round_every", (int,), allow_none=True) and self.auto_round_every is not None
                 and self.auto_round_every < 1):
             errors.append(f"auto_round_every must be at least 1, got {self.auto_round_every}")
+        check_type("cold_start_round", (bool,))
         if check_type("skip_policy", (str,)) and self.skip_policy not in SKIP_POLICIES:
             errors.append(f"skip_policy must be one of {', '.join(SKIP_POLICIES)}, got {self.skip_policy!r}")
         if check_type("lease_minutes", (int,)) and not 1 <= self.lease_minutes <= 24 * 60:

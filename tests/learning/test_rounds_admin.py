@@ -198,3 +198,70 @@ def test_rounds_stay_read_only(two_rounds, staff_lead):
     assert client.get(f"{ROUNDS}add/").status_code == 403
     running.refresh_from_db()
     assert running.state == "embedding"
+
+
+# --- which proposer serves, and the holdout figure ------------------------------------------
+
+
+def holdout(items, *, accuracy=0.782, ci=(0.74, 0.821)):
+    return {"evaluated": True, "items": items, "train_labels": 300, "accuracy": accuracy, "accuracy_ci": list(ci),
+            "macro_f1": 0.7, "macro_f1_ci": [0.65, 0.75], "meaningful": items >= 30, "min_items": 30,
+            "confidence": 0.95}
+
+
+PROPOSER = {"chosen": "spreading", "reason": "best cross-validated accuracy", "labels": 300, "candidates": {
+    "head": {"accuracy": 0.74, "log_loss": 0.812, "rows": 300},
+    "spreading": {"accuracy": 0.781, "log_loss": 0.7, "rows": 300},
+    "<script>alert(1)</script>": {"accuracy": None, "log_loss": None, "rows": 0},
+}}
+
+
+@pytest.fixture
+def evaluated_rounds(project):
+    old = TrainingRound.objects.create(project=project, number=1, state="done", metrics={"holdout": {
+        "evaluated": True, "items": 12, "accuracy": 0.5, "macro_f1": 0.4, "train_labels": 9}})
+    few = TrainingRound.objects.create(project=project, number=2, state="done",
+                                       metrics={"holdout": holdout(12, accuracy=0.583, ci=(0.333, 0.833)),
+                                                "proposer": {**PROPOSER, "chosen": "head"}})
+    many = TrainingRound.objects.create(project=project, number=3, state="done",
+                                        metrics={"holdout": holdout(412), "proposer": PROPOSER})
+    bare = TrainingRound.objects.create(project=project, number=4, state="done", metrics={
+        "holdout": {"evaluated": False, "reason": "no approved holdout labels yet", "items": 0},
+        "proposer": {"chosen": None, "reason": "1 approved label(s) in 1 class(es)", "candidates": {}}})
+    return old, few, many, bare
+
+
+def cell(page, field, number):
+    """The text of `field`'s cell in round `number`'s row of the list."""
+    rows = re.findall(r"<tr>(.*?)</tr>", page, re.S)
+    [row] = [r for r in rows if re.search(rf'<td class="field-number">{number}</td>', r)]
+    return re.search(rf'<td class="field-{field}">(.*?)</td>', row, re.S).group(1)
+
+
+def test_the_round_list_shows_the_proposer_and_the_holdout_figure(evaluated_rounds, staff_lead):
+    page = admin_client(staff_lead).get(ROUNDS).content.decode()
+    assert cell(page, "proposer", 3) == "spreading"
+    assert cell(page, "holdout", 3) == "78.2% (95% CI 74.0–82.1%) on 412 holdout items"
+    assert cell(page, "proposer", 2) == "head"
+    assert cell(page, "holdout", 2) == "not yet meaningful: 12 holdout items (needs 30)"
+    # A round from before proposers and intervals were kept: no proposer, the figure and its count only.
+    assert (cell(page, "proposer", 1), cell(page, "holdout", 1)) == ("—", "50.0% on 12 holdout items")
+    assert (cell(page, "proposer", 4), cell(page, "holdout", 4)) == (
+        "none", "not evaluated: no approved holdout labels yet")
+
+
+def test_a_round_page_reads_its_proposer_and_candidates_and_keeps_the_raw_metrics(evaluated_rounds, staff_lead):
+    _, few, many, _ = evaluated_rounds
+    page = admin_client(staff_lead).get(f"{ROUNDS}{many.pk}/change/").content.decode()
+    assert "best cross-validated accuracy" in page
+    table = re.search(r'<table class="candidate-scores">.*?</table>', page, re.S).group(0)
+    rows = [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr><td>.*?</tr>", table)]
+    assert rows == [["spreading (serving)", "78.1%", "0.700", "300"], ["head", "74.0%", "0.812", "300"],
+                    ["&lt;script&gt;alert(1)&lt;/script&gt;", "n/a", "n/a", "0"]]
+    assert "<script>alert(1)</script>" not in page  # a candidate's name is text, never markup
+    assert "78.2% (95% CI 74.0–82.1%) on 412 holdout items" in page
+    assert "&quot;accuracy_ci&quot;" in page or '"accuracy_ci"' in page  # the raw metrics are still there
+
+    page = admin_client(staff_lead).get(f"{ROUNDS}{few.pk}/change/").content.decode()
+    assert "not yet meaningful: 12 holdout items (needs 30)" in page
+    assert "58.3% (95% CI 33.3–83.3%) on 12 holdout items" in page  # what was measured, said as such

@@ -294,7 +294,7 @@ def test_a_round_started_over_the_api_runs_and_draws_its_curve(round_project, le
     body = api(annotator).get(url(round_project, done.number)).json()
     assert body["state"] == "done" and body["progress"]["percent"] == 100.0
     assert body["metrics"]["holdout"]["evaluated"] is True
-    assert {"learning_curve", "head", "metrics"} <= set(body["artifacts"])
+    assert {"learning_curve", "model", "metrics"} <= set(body["artifacts"])
     assert body["model_version"]["is_active"] is True
     curve = api(annotator).get(curve_url(round_project, done.number))
     assert curve.status_code == 200 and curve["Content-Type"] == "image/png"

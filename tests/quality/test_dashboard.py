@@ -2,8 +2,9 @@
 
 Progress by split and state, the annotator table (throughput, median time,
 gold accuracy, proposal acceptance), the agreement snapshot as the agreement
-endpoint serves it, the learning curve from finished rounds, who may read
-it, and a query count that does not grow with the project."""
+endpoint serves it, the learning curve from finished rounds (with intervals
+and whether each point is meaningful), the serving model, who may read it,
+and a query count that does not grow with the project."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from django.utils import timezone
 from labelops.annotation.models import Annotation
 from labelops.annotation.services import next_item, submit
 from labelops.items.models import ItemState, Split
-from labelops.learning.models import RoundState, TrainingRound
+from labelops.learning.models import ModelVersion, RoundState, TrainingRound
 from labelops.quality.tasks import refresh_agreement
 from tests.annotation.conftest import Always, import_proposal, label_item, make_items, set_rules
 from tests.conftest import filesystem_broker_options
@@ -163,6 +164,93 @@ def test_a_multi_label_round_reports_subset_accuracy(project, api, lead, broker)
     assert (point["accuracy"], point["macro_f1"], point["train_labels"]) == (0.4, 0.6, 9)
 
 
+def evaluated(items, *, accuracy=0.782, labels=120, **extra):
+    return {"evaluated": True, "items": items, "train_labels": labels, "accuracy": accuracy,
+            "accuracy_ci": [0.74, 0.821], "macro_f1": 0.7, "macro_f1_ci": [0.65, 0.75],
+            "meaningful": items >= 30, "min_items": 30, "confidence": 0.95, "ece": 0.05, "per_class": {}, **extra}
+
+
+def test_curve_points_carry_their_intervals_and_whether_they_mean_anything(project, api, lead, broker):
+    TrainingRound.objects.create(project=project, number=1, state=RoundState.DONE, metrics={"holdout": {
+        "evaluated": True, "items": 12, "accuracy": 0.5, "macro_f1": 0.4, "train_labels": 9}})  # before intervals
+    TrainingRound.objects.create(project=project, number=2, state=RoundState.DONE,
+                                 metrics={"holdout": evaluated(12, labels=40)})
+    TrainingRound.objects.create(project=project, number=3, state=RoundState.DONE,
+                                 metrics={"holdout": evaluated(412, labels=300)})
+    TrainingRound.objects.create(project=project, number=4, state=RoundState.DONE, metrics={"holdout": {
+        "evaluated": True, "items": 40, "subset_accuracy": 0.4, "subset_accuracy_ci": [0.3, 0.5], "macro_f1": 0.6,
+        "train_labels": 500, "meaningful": True, "min_items": 30}})
+
+    curve = api(lead).get(url(project)).json()["learning_curve"]
+    old, few, many, multi = curve
+    assert (old["accuracy_ci"], old["macro_f1_ci"], old["meaningful"], old["min_items"]) == (None, None, None, None)
+    assert (few["holdout_items"], few["meaningful"], few["min_items"]) == (12, False, 30)
+    assert (many["accuracy_ci"], many["macro_f1_ci"], many["meaningful"]) == ([0.74, 0.821], [0.65, 0.75], True)
+    assert (multi["accuracy"], multi["accuracy_ci"], multi["macro_f1_ci"]) == (0.4, [0.3, 0.5], None)
+
+
+def test_no_serving_model_before_the_first(project, api, lead, broker):
+    TrainingRound.objects.create(project=project, number=1, state=RoundState.DONE,
+                                 metrics={"holdout": evaluated(40)})
+    assert api(lead).get(url(project)).json()["serving"] is None
+
+
+def test_the_serving_model_says_which_proposer_serves_and_why(project, api, lead, broker):
+    proposer = {"chosen": "spreading", "reason": "best cross-validated accuracy", "labels": 120, "candidates": {
+        "zero_shot": {"accuracy": 0.61, "log_loss": 1.2, "rows": 120},
+        "head": {"accuracy": 0.74, "log_loss": 0.81, "rows": 120},
+        "spreading": {"accuracy": 0.78, "log_loss": 0.7, "rows": 120},
+        "ensemble": {"accuracy": 0.78, "log_loss": 0.65, "rows": 120},
+        "knn": {"accuracy": None, "log_loss": None, "rows": 0},
+    }}
+    older = TrainingRound.objects.create(project=project, number=1, state=RoundState.DONE,
+                                         metrics={"holdout": evaluated(20)})
+    active = TrainingRound.objects.create(project=project, number=2, state=RoundState.DONE,
+                                          metrics={"holdout": evaluated(412), "proposer": proposer})
+    ModelVersion.objects.create(project=project, round=older, is_active=False)
+    ModelVersion.objects.create(project=project, round=active, is_active=True)
+
+    serving = api(lead).get(url(project)).json()["serving"]
+    assert (serving["round"], serving["proposer"], serving["reason"], serving["labels"]) == (
+        2, "spreading", "best cross-validated accuracy", 120)
+    # Best first: accuracy, then log-loss breaks the tie; a candidate without scores last.
+    assert [c["name"] for c in serving["candidates"]] == ["ensemble", "spreading", "head", "zero_shot", "knn"]
+    assert serving["candidates"][1] == {"name": "spreading", "accuracy": 0.78, "log_loss": 0.7, "rows": 120}
+    assert serving["candidates"][-1] == {"name": "knn", "accuracy": None, "log_loss": None, "rows": 0}
+    assert serving["holdout"] == {
+        "evaluated": True, "reason": "", "items": 412, "metric": "accuracy", "accuracy": 0.782,
+        "accuracy_ci": [0.74, 0.821], "macro_f1": 0.7, "macro_f1_ci": [0.65, 0.75], "meaningful": True,
+        "min_items": 30, "confidence": 0.95}
+
+
+def test_a_serving_model_from_before_proposers_and_intervals(project, api, lead, broker):
+    old = TrainingRound.objects.create(project=project, number=1, state=RoundState.DONE, metrics={"holdout": {
+        "evaluated": True, "items": 12, "accuracy": 0.5, "macro_f1": 0.4, "train_labels": 9}})
+    ModelVersion.objects.create(project=project, round=old, is_active=True)
+    serving = api(lead).get(url(project)).json()["serving"]
+    assert (serving["proposer"], serving["reason"], serving["labels"], serving["candidates"]) == (None, "", None, [])
+    holdout = serving["holdout"]
+    assert (holdout["accuracy"], holdout["items"], holdout["accuracy_ci"], holdout["meaningful"]) == (0.5, 12, None, None)
+
+
+def test_a_serving_model_not_evaluated_on_the_holdout(project, api, lead, broker):
+    bare = TrainingRound.objects.create(project=project, number=1, state=RoundState.DONE, metrics={
+        "holdout": {"evaluated": False, "reason": "no approved holdout labels yet", "items": 0},
+        "proposer": {"chosen": "zero_shot", "reason": "no labels yet: the taxonomy's descriptions",
+                     "candidates": {}}})
+    ModelVersion.objects.create(project=project, round=bare, is_active=True)
+    serving = api(lead).get(url(project)).json()["serving"]
+    assert (serving["proposer"], serving["candidates"]) == ("zero_shot", [])
+    assert serving["holdout"]["evaluated"] is False
+    assert serving["holdout"]["reason"] == "no approved holdout labels yet"
+    assert (serving["holdout"]["items"], serving["holdout"]["accuracy"], serving["holdout"]["meaningful"]) == (
+        0, None, None)
+
+    bare.metrics = {}  # a round with no holdout record at all
+    bare.save()
+    assert api(lead).get(url(project)).json()["serving"]["holdout"] is None
+
+
 def test_annotators_get_403_and_outsiders_404(project, api, annotator, outsider, broker):
     response = api(annotator).get(url(project))
     assert response.status_code == 403 and "reviewer role" in response.json()["detail"]
@@ -184,8 +272,9 @@ def test_the_query_count_does_not_grow_with_the_project(project, api, lead, anno
     make_items(project, 2)
     for user in (annotator, annotator2):
         answer(project, user, ["bug"], ms=100)
-    TrainingRound.objects.create(project=project, number=1, state=RoundState.DONE, metrics={"holdout": {
+    first = TrainingRound.objects.create(project=project, number=1, state=RoundState.DONE, metrics={"holdout": {
         "evaluated": True, "items": 5, "accuracy": 0.4, "macro_f1": 0.6, "train_labels": 9}})
+    ModelVersion.objects.create(project=project, round=first, is_active=True)
     client.get(url(project))  # the snapshot row exists from here on, and the refresh is queued
     small = queries()
 

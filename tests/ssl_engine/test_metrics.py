@@ -119,3 +119,27 @@ def test_learning_curve_area():
 def test_docstring_examples(module):
     failures, attempted = doctest.testmod(module)
     assert attempted and not failures
+
+
+def test_a_bootstrap_interval_narrows_with_more_items_and_holds_the_estimate():
+    from ssl_engine.evaluation.metrics import accuracy, bootstrap_interval
+
+    rng = np.random.default_rng(0)
+    widths = []
+    for n in (20, 2000):
+        y = rng.integers(0, 5, n)
+        predicted = np.where(rng.random(n) < 0.8, y, (y + 1) % 5)
+        low, high = bootstrap_interval(accuracy, y, predicted, random_state=0)
+        assert low <= accuracy(y, predicted) <= high
+        widths.append(high - low)
+    assert widths[1] < widths[0] / 4  # about 1/sqrt(100) as wide
+    assert bootstrap_interval(accuracy, y, predicted, random_state=0) == (low, high)  # seeded
+
+
+def test_a_bootstrap_interval_of_a_degenerate_holdout_is_the_value():
+    from ssl_engine.evaluation.metrics import accuracy, bootstrap_interval
+
+    assert bootstrap_interval(accuracy, [1, 1, 1], [1, 1, 1]) == (1.0, 1.0)
+    assert bootstrap_interval(accuracy, [2], [1]) == (0.0, 0.0)
+    with pytest.raises(ValueError, match="as many predictions"):
+        bootstrap_interval(accuracy, [1, 2], [1])

@@ -157,3 +157,20 @@ def test_a_label_the_taxonomy_lacks_gets_a_column_and_the_prior_ones_keep_theirs
     probs = selection.fit_predict(x, labelled, y, prior=prior, graph=graph)
     assert np.isfinite(probs).all() and probs.shape == (y.size, 4)
     assert (selection.classes[probs.argmax(axis=1)] == y).mean() > 0.8
+
+
+def test_the_out_of_fold_outcomes_cover_the_held_out_rows_and_match_the_scores():
+    from ssl_engine.proposals.selection import select_proposer
+
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(3, 8)) * 3
+    y = np.repeat(np.array(["a", "b", "c"], dtype=object), 30)
+    X = centres[np.searchsorted(["a", "b", "c"], y)] + rng.normal(size=(90, 8))
+    labelled = np.zeros(90, dtype=bool)
+    labelled[::2] = True
+    selection = select_proposer(X, labelled, y, candidates=("head",), random_state=0)
+    assert set(selection.held_out_rows) <= set(np.flatnonzero(labelled))
+    assert (selection.held_out_labels == y[selection.held_out_rows]).all()
+    right = selection.right_out_of_fold()
+    assert right.shape == selection.held_out_rows.shape
+    assert right.mean() == pytest.approx(selection.scores["head"]["accuracy"])

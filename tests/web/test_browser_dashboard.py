@@ -1,5 +1,6 @@
 """The lead dashboard in a real browser: a lead opens it and reads the
-project's numbers (progress, agreement, annotators, learning curve, rounds);
+project's numbers (progress, agreement, annotators, the serving model,
+learning curve with intervals, rounds);
 a second start while a round runs shows the API's refusal; and a lead starts
 a round that a real Celery worker runs, watching its progress until it is
 done. Debian's chromium, headless, via Playwright, against the live server on
@@ -20,7 +21,7 @@ from labelops.items.models import Split
 # active apps was found empty later, and a task module imported after
 # finalization then registers nothing (`NotRegistered`, a 503 on start).
 from labelops.learning import tasks as learning_tasks  # noqa: F401
-from labelops.learning.models import RoundState, TrainingRound
+from labelops.learning.models import ModelVersion, RoundState, TrainingRound
 from labelops.learning.services import rounds
 from labelops.quality.tasks import refresh_agreement
 from tests.annotation.conftest import label_item, make_items, set_rules
@@ -37,9 +38,18 @@ def private_broker(use_broker, tmp_path):
     use_broker("filesystem://", filesystem_broker_options(tmp_path))
 
 
-def holdout(train_labels: int, accuracy: float, macro_f1: float) -> dict:
-    return {"holdout": {"evaluated": True, "items": 4, "train_labels": train_labels, "accuracy": accuracy,
-                        "macro_f1": macro_f1}}
+def holdout(train_labels: int, accuracy: float, macro_f1: float, items: int, spread: float) -> dict:
+    return {"holdout": {"evaluated": True, "items": items, "train_labels": train_labels, "accuracy": accuracy,
+                        "accuracy_ci": [round(accuracy - spread, 3), round(accuracy + spread, 3)],
+                        "macro_f1": macro_f1, "macro_f1_ci": [round(macro_f1 - spread, 3), round(macro_f1 + spread, 3)],
+                        "meaningful": items >= 30, "min_items": 30, "confidence": 0.95}}
+
+
+def proposer(labels: int) -> dict:
+    return {"chosen": "spreading", "reason": f"highest cross-validated accuracy on {labels} labels", "labels": labels,
+            "candidates": {"zero_shot": {"accuracy": 0.48, "log_loss": 1.41, "rows": labels},
+                           "head": {"accuracy": 0.66, "log_loss": 0.93, "rows": labels},
+                           "spreading": {"accuracy": 0.72, "log_loss": 0.88, "rows": labels}}}
 
 
 def stat(page, panel_test_id: str, name: str) -> str:  # noqa: F811 (the page fixture's value)
@@ -58,9 +68,12 @@ def test_a_lead_opens_the_dashboard_and_reads_the_numbers(live_server, page, pro
         label_item(project, annotator, [first])
         label_item(project, annotator2, [second])
     refresh_agreement(project.pk)
-    for number, labels, accuracy, f1 in [(1, 10, 0.52, 0.48), (2, 25, 0.71, 0.66)]:
-        TrainingRound.objects.create(project=project, number=number, state=RoundState.DONE, labels_count=labels,
-                                     created_by=lead, metrics=holdout(labels, accuracy, f1))
+    # A first round on 12 holdout items (a wide interval, not yet meaningful), then one on 412.
+    for number, labels, accuracy, f1, items, spread in [(1, 10, 0.52, 0.48, 12, 0.27), (2, 25, 0.71, 0.66, 412, 0.045)]:
+        done = TrainingRound.objects.create(
+            project=project, number=number, state=RoundState.DONE, labels_count=labels, created_by=lead,
+            metrics={**holdout(labels, accuracy, f1, items, spread), "proposer": proposer(labels)})
+    ModelVersion.objects.create(project=project, round=done, is_active=True)
 
     sign_in(page, live_server, "/app/", "lead")
     card = page.get_by_role("listitem").filter(has=page.get_by_role("heading", name="Tickets"))
@@ -78,9 +91,18 @@ def test_a_lead_opens_the_dashboard_and_reads_the_numbers(live_server, page, pro
     row = page.locator('[data-annotator="annotator"]')
     cells = row.locator("th, td").all_inner_texts()
     assert cells[:3] == ["annotator", "3", "3"] and cells[4:] == ["no gold yet", "no proposals shown"]
-    # The learning curve: one dot per evaluated round, and its values.
+    # The serving model: which proposer, why, its holdout figure, and the candidates best first.
+    assert page.get_by_test_id("serving-proposer").inner_text().startswith("Label spreading serves the proposals")
+    assert page.get_by_test_id("serving-holdout").inner_text() == (
+        "Holdout accuracy: 71.0% (95% CI 66.5–75.5%) on 412 holdout items")
+    candidates = page.get_by_test_id("serving-candidates").locator("tbody tr")
+    assert candidates.evaluate_all("rows => rows.map(r => r.dataset.candidate)") == ["spreading", "head", "zero_shot"]
+    # The learning curve: one dot per evaluated round with its error bar; the first, on 12 holdout items, hollow.
     curve = page.get_by_test_id("learning-curve")
     assert curve.locator("circle.dot.accuracy").count() == 2
+    assert curve.locator("g.ci.accuracy").count() == 2
+    assert curve.locator("circle.dot.accuracy.hollow").count() == 1
+    assert curve.locator('[data-round="1"] circle.hollow').count() == 1
     assert "71.0% at 25 labels in round 2" in curve.get_attribute("aria-label")
     history = page.get_by_test_id("round-history")
     assert history.locator("tbody tr").evaluate_all("rows => rows.map(r => r.dataset.round)") == ["2", "1"]
@@ -90,6 +112,18 @@ def test_a_lead_opens_the_dashboard_and_reads_the_numbers(live_server, page, pro
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=SCREENSHOTS / "dashboard-390.png", full_page=True)
     page.set_viewport_size({"width": 1280, "height": 720})
+
+    # Were the first round's model serving, its 12 holdout items would be said to mean nothing yet.
+    ModelVersion.objects.filter(project=project).update(is_active=False)
+    ModelVersion.objects.create(project=project, round=TrainingRound.objects.get(project=project, number=1),
+                                is_active=True)
+    page.reload()
+    figure = page.get_by_test_id("serving-holdout")
+    figure.wait_for()
+    assert figure.locator("strong").inner_text() == "not yet meaningful: 12 holdout items (needs 30)"
+    assert "measured so far: 52.0% (95% CI 25.0–79.0%) on 12 holdout items" in figure.inner_text()
+    page.locator("section", has=page.get_by_role("heading", name="Serving model")).screenshot(
+        path=SCREENSHOTS / "dashboard-serving-not-meaningful.png")
 
     # Someone else starts a round meanwhile: Start is refused with the API's message,
     # and the dashboard follows the running round instead.

@@ -267,8 +267,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The project's dashboard: progress, annotators, agreement and learning curve
-         * @description Items by split and state; per annotator their throughput, median time, gold accuracy and proposal acceptance; the stored agreement snapshot (a refresh is queued when it is stale, as for the agreement endpoint); holdout accuracy and macro-F1 of every finished round.
+         * The project's dashboard: progress, annotators, agreement, learning curve and serving model
+         * @description Items by split and state; per annotator their throughput, median time, gold accuracy and proposal acceptance; the stored agreement snapshot (a refresh is queued when it is stale, as for the agreement endpoint); holdout accuracy and macro-F1 of every finished round, with their intervals; which proposer the active model serves, why, and its holdout figure.
          */
         get: operations["projects_dashboard_retrieve"];
         put?: never;
@@ -1016,6 +1016,22 @@ export interface components {
             /** @description Back in the queue (batch rejected or cancelled). */
             requeued: number;
         };
+        Candidate: {
+            /** @description The candidate model, e.g. `zero_shot`, `head`, `spreading`, `ensemble`. */
+            name: string;
+            /**
+             * Format: double
+             * @description Cross-validated accuracy on the training labels.
+             */
+            accuracy: number | null;
+            /**
+             * Format: double
+             * @description Cross-validated log-loss (lower is better).
+             */
+            log_loss: number | null;
+            /** @description Labelled rows the scores stand on. */
+            rows: number | null;
+        };
         /**
          * @description A cluster of the active model's round. Expects a cluster from
          *     `clusters_of`, which annotates `unlabelled`.
@@ -1078,8 +1094,16 @@ export interface components {
              * @description Holdout accuracy (subset accuracy in multi-label projects).
              */
             accuracy: number;
+            /** @description The 95% bootstrap interval of the accuracy, [low, high]; null when the round did not record one. */
+            accuracy_ci: number[] | null;
             /** Format: double */
             macro_f1: number | null;
+            /** @description The 95% bootstrap interval of macro-F1, [low, high]; null when the round did not record one. */
+            macro_f1_ci: number[] | null;
+            /** @description False when it stands on fewer holdout items than `min_items`: too few to mean anything yet. Null for rounds from before this was recorded. */
+            meaningful: boolean | null;
+            /** @description Holdout items needed for a meaningful figure. */
+            min_items: number | null;
         };
         Dashboard: {
             /** Format: date-time */
@@ -1090,6 +1114,8 @@ export interface components {
             agreement: components["schemas"]["Agreement"];
             /** @description Finished rounds evaluated on the holdout set, oldest first. */
             learning_curve: components["schemas"]["CurvePoint"][];
+            /** @description The active model; null before the first. */
+            serving: components["schemas"]["Serving"] | null;
         };
         /** @description Request bodies refuse unknown keys: a typo is a 400 naming it. */
         DecideRequest: {
@@ -1115,6 +1141,36 @@ export interface components {
          * @enum {string}
          */
         FineTuneEnum: "head" | "contrastive";
+        HoldoutSummary: {
+            evaluated: boolean;
+            /** @description Why it was not evaluated; empty when it was. */
+            reason: string;
+            /** @description Approved holdout items the figures stand on. */
+            items: number | null;
+            /**
+             * @description What `accuracy` is: subset accuracy in multi-label projects.
+             *
+             *     * `accuracy` - accuracy
+             *     * `subset_accuracy` - subset_accuracy
+             */
+            metric: components["schemas"]["MetricEnum"];
+            /** Format: double */
+            accuracy: number | null;
+            /** @description The 95% bootstrap interval of the accuracy, [low, high]; null when the round did not record one. */
+            accuracy_ci: number[] | null;
+            /** Format: double */
+            macro_f1: number | null;
+            /** @description The 95% bootstrap interval of macro-F1, [low, high]; null when the round did not record one. */
+            macro_f1_ci: number[] | null;
+            /** @description False when it stands on fewer holdout items than `min_items`: too few to mean anything yet. Null for rounds from before this was recorded. */
+            meaningful: boolean | null;
+            min_items: number | null;
+            /**
+             * Format: double
+             * @description The intervals' level, e.g. 0.95.
+             */
+            confidence: number | null;
+        };
         /**
          * @description * `csv` - csv
          *     * `jsonl` - jsonl
@@ -1339,6 +1395,12 @@ export interface components {
          */
         MethodEnum: "majority" | "dawid_skene" | "review" | "gold" | "bulk";
         /**
+         * @description * `accuracy` - accuracy
+         *     * `subset_accuracy` - subset_accuracy
+         * @enum {string}
+         */
+        MetricEnum: "accuracy" | "subset_accuracy";
+        /**
          * @description What a new version's mapping did to the project's labels (see
          *     `labelops.annotation.services.taxonomy_migration`).
          */
@@ -1560,6 +1622,8 @@ export interface components {
                 n_clusters?: number | null;
                 /** @default null */
                 auto_round_every?: number | null;
+                /** @default true */
+                cold_start_round?: boolean;
                 /**
                  * @default requeue_others
                  * @enum {string}
@@ -1642,6 +1706,8 @@ export interface components {
                 n_clusters?: number | null;
                 /** @default null */
                 auto_round_every?: number | null;
+                /** @default true */
+                cold_start_round?: boolean;
                 /**
                  * @default requeue_others
                  * @enum {string}
@@ -1709,6 +1775,8 @@ export interface components {
                 n_clusters?: number | null;
                 /** @default null */
                 auto_round_every?: number | null;
+                /** @default true */
+                cold_start_round?: boolean;
                 /**
                  * @default requeue_others
                  * @enum {string}
@@ -1822,6 +1890,20 @@ export interface components {
          * @enum {string}
          */
         RoleEnum: "lead" | "reviewer" | "annotator";
+        Serving: {
+            /** @description The round that made the active model. */
+            round: number;
+            /** @description The model serving the proposals (`zero_shot`, `head`, `spreading`, `ensemble`, or another name); null when none could, or for rounds from before it was kept. */
+            proposer: string | null;
+            /** @description Why that proposer was chosen. */
+            reason: string;
+            /** @description Approved training labels it learnt from. */
+            labels: number | null;
+            /** @description The proposers weighed, best first (highest accuracy, then lowest log-loss); may be empty. */
+            candidates: components["schemas"]["Candidate"][];
+            /** @description The round's holdout figures; null when it has none. */
+            holdout: components["schemas"]["HoldoutSummary"] | null;
+        };
         ShownProposal: {
             labels: string[];
             /** Format: double */

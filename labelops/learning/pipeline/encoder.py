@@ -16,11 +16,17 @@ Which encoder a round uses:
   happens here, not in `train`, because the embeddings depend on it;
 - the result is saved as `encoder/` (safetensors) only if either ran;
   otherwise the round reuses the encoder it started from, and `embed` finds
-  every unchanged item in the embedding cache.
+  every unchanged item in the embedding cache;
+- an adapted encoder is only a candidate: `embed` embeds with it and with
+  the encoder it started from, and the adoption guard keeps it only when it
+  beats the other on cross-validation over the approved labels by more than
+  noise (`ssl_engine.ssl.adoption`); the round's metrics say which and why.
 
 `embed` embeds every item of the snapshot through the project's embedding
 cache (content hash, encoder version), so only new items or a new encoder
-cost time, and writes `embeddings.npy` aligned with the snapshot's ids.
+cost time, and writes `embeddings.npy` aligned with the snapshot's ids; for
+text projects it also embeds the taxonomy's label descriptions
+(`taxonomy.npz`), which zero-shot proposals score items against.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from labelops.items.models import Item, Split
 from labelops.learning import artifacts
 from labelops.learning.models import ModelVersion
 from labelops.learning.pipeline.snapshot import Snapshot
-from labelops.projects.models import Modality
+from labelops.projects.models import Label, Modality
 
 logger = logging.getLogger(__name__)
 
@@ -120,13 +126,24 @@ def pretrain(ctx) -> None:
     artifacts.replace_directory(target, lambda tmp: encoder.save(tmp))
     ctx.add_artifact("encoder", target)
     ctx.add_metrics(pretraining=summary)
-    _store_spec(ctx, EncoderSpec(spec.kind, artifacts.relative(target), saved=True))
+    # The encoder it started from is kept as the alternative the adoption
+    # guard (in `embed`) compares against; an image project's first encoder,
+    # trained from scratch, has none and is adopted as it is.
+    comparable = spec.kind == "text" or spec.saved
+    _store_spec(ctx, EncoderSpec(spec.kind, artifacts.relative(target), saved=True),
+                before=spec if comparable else None)
 
 
-def _store_spec(ctx, spec: EncoderSpec) -> None:
+def _store_spec(ctx, spec: EncoderSpec, *, before: EncoderSpec | None = None) -> None:
+    """Record the round's encoder in its config (what `embed` and the next
+    round start from) and, after an adaptation, the encoder it came from."""
     ctx.round.refresh_from_db(fields=["config"])
-    ctx.update_round(config={**ctx.round.config, "encoder": spec.to_dict()})
-    ctx.round.config["encoder"] = spec.to_dict()
+    config = {key: value for key, value in ctx.round.config.items() if key != "encoder_before"}
+    config["encoder"] = spec.to_dict()
+    if before is not None:
+        config["encoder_before"] = before.to_dict()
+    ctx.update_round(config=config)
+    ctx.round.config = config
 
 
 def _self_supervised(ctx, encoder, kind: str, snapshot: Snapshot, share: float) -> dict:
@@ -190,24 +207,77 @@ def encoder_for_embedding(spec: EncoderSpec):
 
 
 def embed(ctx) -> None:
+    """Embed the items (and, for text, the taxonomy) with the round's encoder.
+
+    When `pretrain` adapted an encoder, the encoder it started from embeds
+    them too (mostly from the cache) and the adoption guard
+    (`proposer.compare_encoders`, `ssl_engine.ssl.adoption`) decides which
+    one the round keeps: the adapted one only if it beats the other on the
+    same cross-validation over the approved labels by more than noise."""
+    snapshot = Snapshot.load(ctx)
+    spec = EncoderSpec.from_dict(ctx.round.config["encoder"])
+    before = ctx.round.config.get("encoder_before")
+    share = 0.45 if before else 0.9
+    X, taxonomy, figures = embed_with(ctx, spec, snapshot, progress=(0.0, share))
+    if before:
+        from labelops.learning.pipeline.proposer import compare_encoders
+
+        spec_before = EncoderSpec.from_dict(before)
+        X_before, taxonomy_before, figures_before = embed_with(ctx, spec_before, snapshot, progress=(share, 2 * share))
+        decision = compare_encoders(ctx, snapshot, before=(X_before, taxonomy_before), after=(X, taxonomy))
+        ctx.add_metrics(adaptation={**decision.to_dict(), "adapted_encoder": spec.to_dict(),
+                                    "starting_encoder": spec_before.to_dict()})
+        if not decision.adopt:
+            X, taxonomy, figures = X_before, taxonomy_before, figures_before
+            _store_spec(ctx, spec_before)
+    path = artifacts.save_array(ctx.path("embeddings.npy"), X)
+    ctx.add_artifact("embeddings", path)
+    if taxonomy is not None:
+        from labelops.learning.pipeline.proposer import TAXONOMY
+
+        path = artifacts.save_arrays(ctx.path(TAXONOMY), embeddings=taxonomy[0], classes=taxonomy[1])
+        ctx.add_artifact("taxonomy", path)
+    ctx.add_metrics(embedding=figures)
+
+
+def embed_with(ctx, spec: EncoderSpec, snapshot: Snapshot, *, progress: tuple[float, float]):
+    """(embeddings (N, d) of every snapshot item, the taxonomy's (embeddings,
+    classes) or None, figures for the metrics) under `spec`, through the
+    project's embedding cache (content hash, encoder version)."""
     from ssl_engine.encoders.cache import EmbeddingCache, embed_with_cache
 
-    spec = EncoderSpec.from_dict(ctx.round.config["encoder"])
     encoder = encoder_for_embedding(spec)
-    snapshot = Snapshot.load(ctx)
     cache = EmbeddingCache(artifacts.embedding_cache_dir(ctx.project.pk))
     n = len(snapshot.ids)
     out = np.empty((n, encoder.dim), dtype=np.float32)
     cached_before = cache.count(encoder.version)
+    low, high = progress
     for start in range(0, n, EMBED_CHUNK):
         ids = snapshot.ids[start:start + EMBED_CHUNK]
         inputs = read_inputs(ctx, ids, spec.kind)
         out[start:start + len(ids)] = embed_with_cache(encoder, inputs, snapshot.hashes[start:start + len(ids)], cache)
-        ctx.report((start + len(ids)) / max(n, 1), f"embedded {start + len(ids)}/{n}")
-    path = artifacts.save_array(ctx.path("embeddings.npy"), out)
-    ctx.add_artifact("embeddings", path)
-    ctx.add_metrics(embedding={"encoder_version": encoder.version, "dim": int(encoder.dim), "items": n,
-                               "newly_embedded": max(0, cache.count(encoder.version) - cached_before)})
+        ctx.report(low + (high - low) * (start + len(ids)) / max(n, 1), f"embedded {start + len(ids)}/{n}")
+    taxonomy = embed_taxonomy(ctx, encoder) if spec.kind == "text" else None
+    figures = {"encoder_version": encoder.version, "dim": int(encoder.dim), "items": n,
+               "newly_embedded": max(0, cache.count(encoder.version) - cached_before),
+               "taxonomy_texts": 0 if taxonomy is None else len(taxonomy[1])}
+    return out, taxonomy, figures
+
+
+def embed_taxonomy(ctx, encoder) -> tuple[np.ndarray, np.ndarray] | None:
+    """The round's taxonomy (each label's name, path, guideline and examples:
+    `ssl_engine.proposals.zero_shot.taxonomy_texts`) embedded by the same
+    encoder as the items: (embeddings (M, d), the label key of each row), or
+    None for a version without labels. What zero-shot proposals score items
+    against. A few hundred short texts: not cached, embedded again each round."""
+    from ssl_engine.proposals.zero_shot import taxonomy_texts
+
+    labels = [label.to_dict() for label in
+              Label.objects.filter(version=ctx.round.taxonomy_version).select_related("parent")]
+    if not labels:
+        return None
+    texts, classes = taxonomy_texts(labels)
+    return np.asarray(encoder.embed(texts), dtype=np.float32), np.asarray(classes, dtype=str)
 
 
 def load_embeddings(ctx) -> np.ndarray:

@@ -1,13 +1,17 @@
 """Step 8, `evaluate`: how good is the round's model, and has the data moved?
 
-- Holdout metrics: the head's predictions for the holdout items whose labels
-  were approved (never trained on): accuracy, macro-F1, the per-class report
-  and the expected calibration error; plus the number of training labels, so
+- Holdout metrics: the serving model's predictions (`model.npz`, whichever
+  proposer the round chose) for the holdout items whose labels were approved
+  (never trained on): accuracy and macro-F1, each with a 95% bootstrap
+  interval and the number of items it stands on (`meaningful` is false below
+  `MIN_HOLDOUT_ITEMS`), the per-class report and the expected calibration
+  error; plus the number of training labels, so
   successive rounds draw a real learning curve (`learning_curve.png`:
   holdout accuracy against approved labels, every finished round and this one).
 - Suspected label errors among the approved pool labels, by confident
-  learning on out-of-fold probabilities (`ssl_engine.evaluation.label_errors`,
-  cleanlab): at most `MAX_SUSPECTS`, most suspect first, stored in
+  learning (`ssl_engine.evaluation.label_errors`, cleanlab) on the serving
+  model's out-of-fold probabilities from the round's proposer selection
+  (`model.npz`): at most `MAX_SUSPECTS`, most suspect first, stored in
   `label_errors.json`; `publish` sends them to review once the round is live.
   Single-label projects only (the module's limit); gold items are not
   checked (their answers are known, and reviewed through gold failures).
@@ -27,12 +31,17 @@ from labelops.items.models import Split
 from labelops.learning import artifacts
 from labelops.learning.models import RoundState, TrainingRound
 from labelops.learning.pipeline.encoder import load_embeddings
-from labelops.learning.pipeline.model import has_head, multilabel
+from labelops.learning.pipeline.model import has_model, load_model, load_out_of_fold, multilabel
 from labelops.learning.pipeline.snapshot import Snapshot
 from ssl_engine.files import atomic_write_path
 
 # Drift needs a handful of items on each side to say anything.
 MIN_DRIFT_ITEMS = 20
+# Below this many approved holdout labels a holdout figure is shown as not
+# yet meaningful: at 30 items a 95% interval around 80% spans about 30
+# points, and at 5 (where a first round often stands) it spans 60 or more.
+MIN_HOLDOUT_ITEMS = 30
+CONFIDENCE = 0.95
 # Suspected label errors sent to review per round, most suspect first: enough
 # to catch systematic mistakes without burying the reviewers.
 MAX_SUSPECTS = 50
@@ -41,11 +50,11 @@ MAX_SUSPECTS = 50
 def run(ctx) -> None:
     snapshot = Snapshot.load(ctx)
     X = load_embeddings(ctx)
-    holdout = holdout_metrics(ctx, snapshot, X)
+    holdout = holdout_metrics(ctx, snapshot)
     ctx.report(0.4, "holdout evaluated")
     drift = drift_metrics(ctx, snapshot, X)
     ctx.report(0.6, "drift measured")
-    label_errors = suspected_label_errors(ctx, snapshot, X)
+    label_errors = suspected_label_errors(ctx, snapshot)
     ctx.report(0.9, "label errors checked")
     ctx.add_metrics(holdout=holdout, drift=drift, label_errors=label_errors)
     path = artifacts.save_json(ctx.path("metrics.json"), ctx.round.metrics)
@@ -55,58 +64,87 @@ def run(ctx) -> None:
         ctx.add_artifact("learning_curve", curve)
 
 
-def holdout_metrics(ctx, snapshot: Snapshot, X: np.ndarray) -> dict:
-    from ssl_engine.evaluation.metrics import accuracy, expected_calibration_error, macro_f1, per_class_report
-    from ssl_engine.proposals.head_io import load_head
+def holdout_metrics(ctx, snapshot: Snapshot) -> dict:
+    """The serving model's scores on the approved holdout labels, each with
+    a bootstrap interval and the count it stands on; below
+    `MIN_HOLDOUT_ITEMS` the figures are kept but marked not yet meaningful."""
+    from ssl_engine.evaluation.metrics import (
+        accuracy,
+        bootstrap_interval,
+        expected_calibration_error,
+        macro_f1,
+        per_class_report,
+    )
 
     if not snapshot.holdout_labels:
-        return {"evaluated": False, "reason": "no approved holdout labels yet"}
-    if not has_head(ctx):
-        return {"evaluated": False, "reason": "no model in a cold-start round"}
-    head = load_head(ctx.path("head.safetensors"))
+        return {"evaluated": False, "reason": "no approved holdout labels yet", "items": 0}
+    if not has_model(ctx):
+        return {"evaluated": False, "reason": "no model in a cold-start round",
+                "items": len(snapshot.holdout_labels)}
+    classes, all_probs = load_model(ctx)
     ids = np.asarray(sorted(snapshot.holdout_labels), dtype=np.int64)
-    probs = head.predict_proba(X[snapshot.positions(ids)])
-    classes = head.classes_.tolist()
+    probs = all_probs[snapshot.positions(ids)]
+    seed = ctx.config["seed"]
+    trust = {"items": int(len(ids)), "train_labels": len(snapshot.train_labels), "min_items": MIN_HOLDOUT_ITEMS,
+             "meaningful": bool(len(ids) >= MIN_HOLDOUT_ITEMS), "confidence": CONFIDENCE}
     if multilabel(ctx):
         from sklearn.preprocessing import MultiLabelBinarizer
 
         binarizer = MultiLabelBinarizer(classes=classes)
         truth = binarizer.fit_transform([[k for k in snapshot.holdout_labels[int(i)] if k in classes] for i in ids])
         predicted = (probs >= 0.5).astype(int)
-        return {"evaluated": True, "items": int(len(ids)), "subset_accuracy": accuracy(truth, predicted),
+        return {"evaluated": True, **trust, "subset_accuracy": accuracy(truth, predicted),
+                "subset_accuracy_ci": _rounded(bootstrap_interval(accuracy, truth, predicted, random_state=seed)),
                 "macro_f1": macro_f1(truth, predicted),
-                "ece": expected_calibration_error(probs, truth, multilabel=True),
-                "train_labels": len(snapshot.train_labels)}
-    truth = [snapshot.holdout_labels[int(i)][0] for i in ids]
-    predicted = [classes[j] for j in probs.argmax(axis=1)]
+                "ece": expected_calibration_error(probs, truth, multilabel=True)}
+    truth = np.asarray([snapshot.holdout_labels[int(i)][0] for i in ids])
+    predicted = np.asarray([classes[j] for j in probs.argmax(axis=1)])
+    labels = sorted(set(classes) | set(truth.tolist()))
     # A holdout label the model never saw can only be wrong; it still counts.
     codes = np.array([classes.index(t) if t in classes else -1 for t in truth])
     return {
-        "evaluated": True, "items": int(len(ids)), "train_labels": len(snapshot.train_labels),
+        "evaluated": True, **trust,
         "accuracy": accuracy(truth, predicted),
-        "macro_f1": macro_f1(truth, predicted, labels=sorted(set(classes) | set(truth))),
+        "accuracy_ci": _rounded(bootstrap_interval(accuracy, truth, predicted, random_state=seed)),
+        "macro_f1": macro_f1(truth, predicted, labels=labels),
+        "macro_f1_ci": _rounded(bootstrap_interval(lambda t, p: macro_f1(t, p, labels=labels), truth, predicted,
+                                                   random_state=seed)),
         "ece": expected_calibration_error(probs, codes),
         "per_class": per_class_report(truth, predicted),
     }
 
 
-def suspected_label_errors(ctx, snapshot: Snapshot, X: np.ndarray) -> dict:
-    from ssl_engine.evaluation.label_errors import find_label_errors
-    from ssl_engine.proposals import CalibratedHead
+def _rounded(interval: tuple[float, float]) -> list[float]:
+    return [round(interval[0], 4), round(interval[1], 4)]
+
+
+def suspected_label_errors(ctx, snapshot: Snapshot) -> dict:
+    """Confident learning on the serving model's out-of-fold predictions for
+    the approved pool labels (the rows its cross-validation held out; a
+    class with a single label is never held out, so never assessed)."""
+    from ssl_engine.evaluation.label_errors import OutOfFold, suspects_from_probabilities
 
     if multilabel(ctx):
         return {"checked": 0, "reason": "multi-label projects are not checked"}
-    ids = np.asarray([i for i in sorted(snapshot.train_labels)], dtype=np.int64)
-    ids = ids[snapshot.splits[snapshot.positions(ids)] == Split.POOL]
-    labels = [snapshot.train_labels[int(i)][0] for i in ids]
-    counts = np.unique(labels, return_counts=True)[1] if labels else np.array([])
-    if len(counts) < 2 or (counts >= 2).sum() < 2:
-        return {"checked": 0, "reason": "fewer than two classes with two approved pool labels"}
-    seed = ctx.config["seed"]
-    # Confident learning ranks by per-class thresholds, so the out-of-fold
-    # heads need no temperature: skipping it saves four fits in five.
-    suspects = find_label_errors(X[snapshot.positions(ids)], labels, random_state=seed,
-                                 classifier=lambda: CalibratedHead(calibration=None, random_state=seed))
+    if not has_model(ctx):
+        return {"checked": 0, "reason": "no model in a cold-start round"}
+    classes, _ = load_model(ctx)
+    ids, probs = load_out_of_fold(ctx)
+    pool = snapshot.splits[snapshot.positions(ids)] == Split.POOL
+    ids, probs = ids[pool], probs[pool]
+    given = [snapshot.train_labels[int(i)][0] for i in ids]
+    present = sorted(set(given))
+    if len(present) < 2:
+        return {"checked": 0, "reason": "fewer than two classes with labels held out by cross-validation"}
+    # Confident learning counts per given class: the columns of classes no
+    # label was given for (taxonomy labels still unused) are left out.
+    columns = [classes.index(c) for c in present]
+    p = probs[:, columns]
+    p = p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
+    codes = np.searchsorted(present, given)
+    out_of_fold = OutOfFold(probabilities=p, classes=np.asarray(present, dtype=object), codes=codes,
+                            unassessed=np.array([], dtype=np.int64), n_splits=0)
+    suspects = suspects_from_probabilities(out_of_fold)
     listed = [{"item": int(ids[s.index]), "given": s.given_label, "suggested": s.suggested_label,
                "label_quality": round(float(s.label_quality), 4),
                "suggested_probability": round(float(s.suggested_probability), 4)} for s in suspects[:MAX_SUSPECTS]]

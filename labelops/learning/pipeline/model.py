@@ -5,11 +5,14 @@ these functions only feed it the round's arrays and store what it returns.
   size; database ids are item ids) and spherical k-means (`clusters.npz`:
   centroids and each item's cluster), `n_clusters` from the round's config or
   about sqrt(n/2).
-- `train`: a calibrated logistic-regression head on the approved labels of
-  pool and gold items (`head.safetensors`). With fewer than two classes there
-  is nothing to learn: the round is a cold-start round, recorded as such,
-  and the later steps work without a model.
-- `propose`: calibrated probabilities for every pool item that is not yet
+- `train`: the round's proposer, chosen among zero-shot from the taxonomy,
+  the logistic-regression head, label spreading and their ensemble by
+  cross-validation on the approved labels of pool and gold items
+  (`pipeline.proposer`), and its calibrated probabilities for every item
+  (`model.npz`). With neither labels of two classes nor a text taxonomy to
+  score against there is nothing to learn: the round is a cold-start round
+  without a model, recorded as such, and the later steps work without one.
+- `propose`: those probabilities for every pool item that is not yet
   approved (`proposals.npz`). Gold items get none (a model trained on their
   answers would give them away) and holdout items get none (labelled blind).
 - `rank`: the next batch by the round's strategy (`ranking.npy`, item ids,
@@ -30,7 +33,8 @@ from labelops.learning.pipeline.snapshot import Snapshot
 from labelops.projects.models import TaskType
 from ssl_engine.files import atomic_write_path
 
-PROBA_CHUNK = 4096
+# The serving model's calibrated probabilities for every snapshot item, and its classes.
+MODEL = "model.npz"
 # Labelled neighbours stored with each proposal, shown to annotators.
 NEIGHBOURS = 3
 # Items that already have (or are getting) their labels are not asked for again.
@@ -68,27 +72,43 @@ def training_set(snapshot: Snapshot, multi: bool) -> tuple[np.ndarray, list]:
 
 
 def train(ctx) -> None:
-    from ssl_engine.proposals import CalibratedHead
-    from ssl_engine.proposals.head_io import save_head
+    """Choose and fit the round's proposer (`pipeline.proposer`), and keep its
+    calibrated probabilities for every item of the snapshot (`model.npz`):
+    proposals, ranking and evaluation all read them, so all of them use the
+    model that serves."""
+    from labelops.learning.pipeline.proposer import fit_proposer
 
     snapshot = Snapshot.load(ctx)
-    multi = multilabel(ctx)
-    ids, y = training_set(snapshot, multi)
-    n_classes = len({label for labels in (y if multi else [[v] for v in y]) for label in labels})
-    if len(ids) < 2 or (not multi and n_classes < 2):
-        ctx.add_metrics(model={"trained": False, "reason": f"{len(ids)} approved label(s) in {n_classes} class(es); "
-                                                           "a head needs two classes", "labels": len(ids)})
+    fitted = fit_proposer(ctx, snapshot, load_embeddings(ctx))
+    ctx.add_metrics(proposer=fitted.summary)
+    if fitted.probs is None:
+        ctx.add_metrics(model={"trained": False, "reason": fitted.summary["reason"], "labels": fitted.labels})
         return
-    X = load_embeddings(ctx)
-    head = CalibratedHead(multilabel=multi, random_state=ctx.config["seed"]).fit(X[snapshot.positions(ids)], y)
-    path = save_head(head, ctx.path("head.safetensors"))
-    ctx.add_artifact("head", path)
-    ctx.add_metrics(model={"trained": True, "labels": len(ids), "classes": int(len(head.classes_)),
-                           "temperature": float(head.temperature_), "calibrated": bool(head.calibrated_)})
+    out_of_fold = fitted.out_of_fold if fitted.out_of_fold is not None else np.zeros((0, len(fitted.classes)))
+    path = artifacts.save_arrays(ctx.path(MODEL), classes=np.asarray(fitted.classes, dtype=str),
+                                 probs=fitted.probs.astype(np.float32),
+                                 out_of_fold_ids=snapshot.ids[fitted.held_out_positions],
+                                 out_of_fold=out_of_fold.astype(np.float32))
+    ctx.add_artifact("model", path)
+    ctx.add_metrics(model={"trained": True, "proposer": fitted.summary["chosen"], "labels": fitted.labels,
+                           "classes": len(fitted.classes)})
 
 
-def has_head(ctx) -> bool:
-    return ctx.path("head.safetensors").exists() and "head" in ctx.round.artifacts
+def has_model(ctx) -> bool:
+    return ctx.path(MODEL).exists() and "model" in ctx.round.artifacts
+
+
+def load_model(ctx) -> tuple[list[str], np.ndarray]:
+    """The serving model's classes and its (N, C) probabilities, aligned with the snapshot's ids."""
+    data = artifacts.load_arrays(ctx.path(MODEL))
+    return data["classes"].tolist(), data["probs"]
+
+
+def load_out_of_fold(ctx) -> tuple[np.ndarray, np.ndarray]:
+    """(item ids (M,), (M, C) distributions): the serving model's out-of-fold
+    predictions for the labelled items cross-validation held out."""
+    data = artifacts.load_arrays(ctx.path(MODEL))
+    return data["out_of_fold_ids"], data["out_of_fold"]
 
 
 def proposal_candidates(snapshot: Snapshot) -> np.ndarray:
@@ -98,23 +118,18 @@ def proposal_candidates(snapshot: Snapshot) -> np.ndarray:
 
 
 def propose(ctx) -> None:
-    from ssl_engine.proposals.head_io import load_head
-
-    if not has_head(ctx):
+    if not has_model(ctx):
         ctx.add_metrics(proposals={"count": 0, "reason": "no model in a cold-start round"})
         return
     snapshot = Snapshot.load(ctx)
-    head = load_head(ctx.path("head.safetensors"))
+    classes, all_probs = load_model(ctx)
     X = load_embeddings(ctx)
     rows = proposal_candidates(snapshot)
-    probs = np.empty((len(rows), len(head.classes_)), dtype=np.float32)
-    for start in range(0, len(rows), PROBA_CHUNK):
-        part = rows[start:start + PROBA_CHUNK]
-        probs[start:start + len(part)] = head.predict_proba(X[part])
-        ctx.report((start + len(part)) / max(len(rows), 1))
+    probs = all_probs[rows]
+    ctx.report(0.3)
     neighbour_ids, similarities = labelled_neighbours(snapshot, X, rows)
     path = artifacts.save_arrays(ctx.path("proposals.npz"), item_ids=snapshot.ids[rows], probs=probs,
-                                 classes=np.asarray(head.classes_, dtype=str),
+                                 classes=np.asarray(classes, dtype=str),
                                  neighbour_ids=neighbour_ids, neighbour_similarities=similarities)
     ctx.add_artifact("proposals", path)
     ctx.add_metrics(proposals={"count": int(len(rows))})
@@ -149,7 +164,7 @@ def rank(ctx) -> None:
     labelled = np.isin(snapshot.ids[pool], np.asarray(list(snapshot.train_labels), dtype=np.int64))
     labelled |= np.isin(snapshot.states[pool], TAKEN_STATES)
     probs = None
-    if has_head(ctx):
+    if has_model(ctx):
         proposals = artifacts.load_arrays(ctx.path("proposals.npz"))
         n_classes = proposals["probs"].shape[1]
         # Strategies read probabilities for the whole pool; labelled rows are never picked.

@@ -32,7 +32,7 @@ from labelops.items.models import Item
 from labelops.learning import artifacts
 from labelops.learning.errors import RoundStopped
 from labelops.learning.models import FINISHED_STATES, Cluster, ModelVersion, Proposal, RoundState, TrainingRound
-from labelops.learning.pipeline.model import has_head, multilabel
+from labelops.learning.pipeline.model import has_model, multilabel
 from labelops.learning.pipeline.snapshot import Snapshot
 from labelops.quality.services.review import send_to_review
 
@@ -44,7 +44,7 @@ def run(ctx) -> None:
     snapshot = Snapshot.load(ctx)
     clusters = artifacts.load_arrays(ctx.path("clusters.npz"))
     ranking = artifacts.load_array(ctx.path("ranking.npy"))
-    proposals = artifacts.load_arrays(ctx.path("proposals.npz")) if has_head(ctx) else None
+    proposals = artifacts.load_arrays(ctx.path("proposals.npz")) if has_model(ctx) else None
     ctx.report(0.1, "writing results")
     with transaction.atomic():
         locked = (

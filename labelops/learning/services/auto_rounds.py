@@ -1,6 +1,14 @@
-"""Automatic training rounds: one after every N newly approved labels.
+"""Automatic training rounds: a cold-start round, then one after every N newly approved labels.
 
-A project opts in with the setting `auto_round_every = N`. Celery beat calls
+Cold start (setting `cold_start_round`, on by default): a project with items
+and no model gets a round by itself, so its queue starts in TypiClust order
+with zero-shot proposals from the taxonomy rather than in file order. The
+import that brings items sends `start_cold_start_round` as it finishes
+(`labelops.items.tasks`); celery beat's `start_due_rounds` catches any
+project it missed (a broker hiccup at the end of an import, a model
+deleted, the setting turned back on).
+
+Retraining: a project opts in with the setting `auto_round_every = N`. Celery beat calls
 `start_due_rounds` every minute; a project is due when no round of it is
 running and it has at least N more approved training labels (approved
 consensus on pool and gold items; holdout labels only evaluate) than its
@@ -20,9 +28,9 @@ import logging
 from django.core.exceptions import ValidationError
 
 from labelops.annotation.models import Consensus, ConsensusStatus
-from labelops.items.models import Split
+from labelops.items.models import Item, Split
 from labelops.learning.errors import RoundConflict
-from labelops.learning.models import RoundState, TrainingRound
+from labelops.learning.models import ModelVersion, RoundState, TrainingRound
 from labelops.learning.services.rounds import start_round
 from labelops.projects.models import Project
 from labelops.projects.project_settings import ProjectSettings
@@ -48,6 +56,41 @@ def new_labels_since_last_round(project: Project) -> int | None:
     return approved_training_labels(project) - (newest.labels_count if newest is not None else 0)
 
 
+def needs_cold_start(project: Project) -> bool:
+    """True when `project` wants a cold-start round now: the setting is on,
+    it has pool items, no model serves, and no round is in flight. A newest
+    round that failed or was cancelled also says no, as for retraining
+    rounds: a lead's next round (or turning the setting off and on) decides."""
+    if not ProjectSettings.from_dict(project.settings).cold_start_round:
+        return False
+    if ModelVersion.objects.filter(project=project, is_active=True).exists():
+        return False
+    newest = TrainingRound.objects.for_project(project).order_by("-number").first()
+    if newest is not None and newest.state != RoundState.DONE:
+        return False
+    return Item.objects.filter(project=project, split=Split.POOL).exists()
+
+
+def start_cold_start_round(project_id: int) -> int | None:
+    """Start the cold-start round of a project that needs one (see
+    `needs_cold_start`); the round's id, or None. Safe to call twice, and
+    for a project that is gone."""
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        return None
+    try:
+        if not needs_cold_start(project):
+            return None
+        training_round = start_round(project=project, actor=None, trigger="cold_start")
+    except RoundConflict:
+        return None
+    except ValidationError as error:
+        logger.warning("project %s: no cold-start round: %s", project.pk, "; ".join(error.messages))
+        return None
+    logger.info("project %s: cold-start round %s started", project.pk, training_round.number)
+    return training_round.pk
+
+
 def start_due_rounds() -> list[int]:
     """Start a round (trigger "auto", no actor) of every project that is due.
     Returns the ids of the rounds started.
@@ -59,6 +102,12 @@ def start_due_rounds() -> list[int]:
     project never stops the others.
     """
     started = []
+    # Projects without a model first: their queue is in file order until then.
+    modelless = Project.objects.exclude(pk__in=ModelVersion.objects.filter(is_active=True).values("project_id"))
+    for project_id in modelless.order_by("pk").values_list("pk", flat=True):
+        round_id = start_cold_start_round(project_id)
+        if round_id is not None:
+            started.append(round_id)
     for project in Project.objects.filter(settings__has_key="auto_round_every").order_by("pk"):
         try:
             every = ProjectSettings.from_dict(project.settings).auto_round_every

@@ -1,5 +1,5 @@
-"""The lead dashboard over HTTP: progress, annotators, agreement and the
-learning curve of a project in one read.
+"""The lead dashboard over HTTP: progress, annotators, agreement, the
+learning curve and the serving model of a project in one read.
 
 Reviewers and leads only (it compares named annotators, as the agreement
 endpoint does): annotators 403, outsiders 404. The numbers come from
@@ -59,13 +59,61 @@ class AnnotatorRowSerializer(serializers.Serializer):
         allow_null=True, help_text="Of those, the share that kept the proposal's labels unchanged.")
 
 
+def interval_field(of: str) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.FloatField(), min_length=2, max_length=2, allow_null=True,
+        help_text=f"The 95% bootstrap interval of {of}, [low, high]; null when the round did not record one.")
+
+
+MEANINGFUL_HELP = ("False when it stands on fewer holdout items than `min_items`: too few to mean anything yet. "
+                   "Null for rounds from before this was recorded.")
+
+
 class CurvePointSerializer(serializers.Serializer):
     round = serializers.IntegerField()
     finished_at = serializers.DateTimeField(allow_null=True)
     train_labels = serializers.IntegerField(allow_null=True)
     holdout_items = serializers.IntegerField(allow_null=True)
     accuracy = serializers.FloatField(help_text="Holdout accuracy (subset accuracy in multi-label projects).")
+    accuracy_ci = interval_field("the accuracy")
     macro_f1 = serializers.FloatField(allow_null=True)
+    macro_f1_ci = interval_field("macro-F1")
+    meaningful = serializers.BooleanField(allow_null=True, help_text=MEANINGFUL_HELP)
+    min_items = serializers.IntegerField(allow_null=True, help_text="Holdout items needed for a meaningful figure.")
+
+
+class CandidateSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="The candidate model, e.g. `zero_shot`, `head`, `spreading`, `ensemble`.")
+    accuracy = serializers.FloatField(allow_null=True, help_text="Cross-validated accuracy on the training labels.")
+    log_loss = serializers.FloatField(allow_null=True, help_text="Cross-validated log-loss (lower is better).")
+    rows = serializers.IntegerField(allow_null=True, help_text="Labelled rows the scores stand on.")
+
+
+class HoldoutSummarySerializer(serializers.Serializer):
+    evaluated = serializers.BooleanField()
+    reason = serializers.CharField(allow_blank=True, help_text="Why it was not evaluated; empty when it was.")
+    items = serializers.IntegerField(allow_null=True, help_text="Approved holdout items the figures stand on.")
+    metric = serializers.ChoiceField(choices=["accuracy", "subset_accuracy"],
+                                     help_text="What `accuracy` is: subset accuracy in multi-label projects.")
+    accuracy = serializers.FloatField(allow_null=True)
+    accuracy_ci = interval_field("the accuracy")
+    macro_f1 = serializers.FloatField(allow_null=True)
+    macro_f1_ci = interval_field("macro-F1")
+    meaningful = serializers.BooleanField(allow_null=True, help_text=MEANINGFUL_HELP)
+    min_items = serializers.IntegerField(allow_null=True)
+    confidence = serializers.FloatField(allow_null=True, help_text="The intervals' level, e.g. 0.95.")
+
+
+class ServingSerializer(serializers.Serializer):
+    round = serializers.IntegerField(help_text="The round that made the active model.")
+    proposer = serializers.CharField(
+        allow_null=True, help_text="The model serving the proposals (`zero_shot`, `head`, `spreading`, `ensemble`, "
+                                   "or another name); null when none could, or for rounds from before it was kept.")
+    reason = serializers.CharField(allow_blank=True, help_text="Why that proposer was chosen.")
+    labels = serializers.IntegerField(allow_null=True, help_text="Approved training labels it learnt from.")
+    candidates = CandidateSerializer(many=True, help_text="The proposers weighed, best first (highest accuracy, "
+                                                          "then lowest log-loss); may be empty.")
+    holdout = HoldoutSummarySerializer(allow_null=True, help_text="The round's holdout figures; null when it has none.")
 
 
 class DashboardSerializer(serializers.Serializer):
@@ -75,6 +123,7 @@ class DashboardSerializer(serializers.Serializer):
     agreement = AgreementSerializer(help_text="The stored agreement snapshot, as the agreement endpoint serves it.")
     learning_curve = CurvePointSerializer(many=True, help_text="Finished rounds evaluated on the holdout set, "
                                                                 "oldest first.")
+    serving = ServingSerializer(allow_null=True, help_text="The active model; null before the first.")
 
 
 @extend_schema(tags=["review"])
@@ -82,10 +131,11 @@ class Dashboard(ProjectScopedMixin, APIView):
     needed_roles = {"get": Role.REVIEWER}
 
     @extend_schema(
-        summary="The project's dashboard: progress, annotators, agreement and learning curve",
+        summary="The project's dashboard: progress, annotators, agreement, learning curve and serving model",
         description="Items by split and state; per annotator their throughput, median time, gold accuracy and "
                     "proposal acceptance; the stored agreement snapshot (a refresh is queued when it is stale, "
-                    "as for the agreement endpoint); holdout accuracy and macro-F1 of every finished round.",
+                    "as for the agreement endpoint); holdout accuracy and macro-F1 of every finished round, with "
+                    "their intervals; which proposer the active model serves, why, and its holdout figure.",
         responses={200: DashboardSerializer,
                    403: OpenApiResponse(description="Annotators may not compare each other."),
                    404: OpenApiResponse(description="Not a member of the project.")},

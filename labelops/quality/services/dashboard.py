@@ -16,7 +16,12 @@ loop over items or annotations in Python):
 - agreement: the stored snapshot, served as the agreement endpoint serves
   it (`metrics.snapshot_for_request`: never recomputed here);
 - learning curve: one query over the finished rounds' holdout metrics,
-  written by `labelops.learning.pipeline.evaluate`.
+  written by `labelops.learning.pipeline.evaluate`, each point with its
+  bootstrap intervals and whether it stands on enough holdout items to
+  mean anything (`meaningful`; None for rounds from before it was kept);
+- serving: one query for the active model's round: which proposer serves
+  and why, the candidates' cross-validated scores, and its holdout figure
+  (`labelops.learning.models.holdout_summary`, `proposer_summary`).
 
 Proposal acceptance: of an annotator's live annotations whose lease showed
 a proposal, the share submitted with the proposal's labels unchanged
@@ -37,7 +42,7 @@ from django.utils import timezone
 
 from labelops.annotation.models import Annotation, AnnotationSource, AnnotatorStats, Lease, LeaseOutcome
 from labelops.items.models import Item, ItemState, Split
-from labelops.learning.models import RoundState, TrainingRound
+from labelops.learning.models import ModelVersion, RoundState, TrainingRound, holdout_summary, proposer_summary
 from labelops.projects.models import Membership, Project, Role
 from labelops.quality.services.metrics import snapshot_for_request
 
@@ -57,6 +62,7 @@ def project_dashboard(project: Project) -> dict:
         "agreement": {"computed_at": snapshot.computed_at, "pending_annotations": pending,
                       "refresh_queued": queued, "metrics": snapshot.metrics},
         "learning_curve": learning_curve(project),
+        "serving": serving_model(project),
     }
 
 
@@ -152,17 +158,34 @@ def annotator_table(project: Project) -> list[dict]:
 def learning_curve(project: Project) -> list[dict]:
     """One point per finished (done) round that was evaluated on the holdout
     set, oldest first: its training labels against holdout accuracy and
-    macro-F1. Multi-label rounds report subset accuracy as `accuracy`."""
+    macro-F1, with their intervals and whether the point is meaningful.
+    Multi-label rounds report subset accuracy as `accuracy`."""
     rounds = (TrainingRound.objects.for_project(project).filter(state=RoundState.DONE)
               .order_by("number").values_list("number", "finished_at", "metrics__holdout"))
     points = []
     for number, finished_at, holdout in rounds:
-        if not isinstance(holdout, dict) or not holdout.get("evaluated"):
-            continue
-        accuracy = holdout.get("accuracy", holdout.get("subset_accuracy"))
-        if accuracy is None:
+        summary = holdout_summary(holdout)
+        if summary is None or not summary["evaluated"] or summary["accuracy"] is None:
             continue
         points.append({"round": number, "finished_at": finished_at, "train_labels": holdout.get("train_labels"),
-                       "holdout_items": holdout.get("items"), "accuracy": accuracy,
-                       "macro_f1": holdout.get("macro_f1")})
+                       "holdout_items": summary["items"], "accuracy": summary["accuracy"],
+                       "accuracy_ci": summary["accuracy_ci"], "macro_f1": summary["macro_f1"],
+                       "macro_f1_ci": summary["macro_f1_ci"], "meaningful": summary["meaningful"],
+                       "min_items": summary["min_items"]})
     return points
+
+
+def serving_model(project: Project) -> dict | None:
+    """The active model (the one whose proposals and ranking the queue
+    serves), or None before the first: its round, the proposer that round
+    chose and why, the candidates it weighed (best first), and its holdout
+    summary. A round from before these were recorded has `proposer` None,
+    an empty reason and no candidates; `holdout` is None when absent."""
+    row = (ModelVersion.objects.filter(project=project, is_active=True)
+           .values_list("round__number", "round__metrics__proposer", "round__metrics__holdout").first())
+    if row is None:
+        return None
+    number, proposer, holdout = row
+    chosen = proposer_summary(proposer) or {"chosen": None, "reason": "", "labels": None, "candidates": []}
+    return {"round": number, "proposer": chosen["chosen"], "reason": chosen["reason"], "labels": chosen["labels"],
+            "candidates": chosen["candidates"], "holdout": holdout_summary(holdout)}

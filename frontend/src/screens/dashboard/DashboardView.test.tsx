@@ -1,9 +1,11 @@
 import { cleanup, fireEvent, render, screen, within } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 
-import type { CurvePoint, Dashboard, TrainingRound } from "./dashboardApi";
+import type { CurvePoint, Dashboard, Serving, TrainingRound } from "./dashboardApi";
 import { DashboardView, formatEta, RoundStatus, type DashboardViewProps } from "./DashboardView";
+import { describeHoldout } from "./holdout";
 import { layout, LearningCurve, niceCeiling } from "./LearningCurve";
+import { proposerName, ServingPanel } from "./ServingPanel";
 
 afterEach(cleanup);
 
@@ -41,9 +43,12 @@ function dashboard(overrides: Partial<Dashboard> = {}): Dashboard {
       },
     },
     learning_curve: [
-      { round: 1, finished_at: null, train_labels: 12, holdout_items: 10, accuracy: 0.5, macro_f1: 0.45 },
-      { round: 3, finished_at: null, train_labels: 40, holdout_items: 10, accuracy: 0.8, macro_f1: null },
+      { round: 1, finished_at: null, train_labels: 12, holdout_items: 10, accuracy: 0.5, accuracy_ci: null,
+        macro_f1: 0.45, macro_f1_ci: null, meaningful: null, min_items: null },
+      { round: 3, finished_at: null, train_labels: 40, holdout_items: 10, accuracy: 0.8, accuracy_ci: null,
+        macro_f1: null, macro_f1_ci: null, meaningful: null, min_items: null },
     ],
+    serving: null,
     ...overrides,
   };
 }
@@ -160,16 +165,145 @@ describe("LearningCurve", () => {
   it("draws one dot per round, a line through them, and a table of the values", () => {
     render(<LearningCurve points={points} />);
     const svg = screen.getByRole("img");
-    expect(svg.getAttribute("aria-label")).toBe("Learning curve over 2 rounds: holdout accuracy 80.0% at 40 labels in round 3.");
+    expect(svg.getAttribute("aria-label")).toBe(
+      "Learning curve over 2 rounds: holdout accuracy 80.0% at 40 labels in round 3 (10 holdout items).");
     expect(svg.querySelectorAll("circle.dot.accuracy")).toHaveLength(2);
     expect(svg.querySelectorAll("circle.dot.f1")).toHaveLength(1);
     expect(svg.querySelector("polyline.accuracy")?.getAttribute("points")?.split(" ")).toHaveLength(2);
-    expect(screen.getByRole("row", { name: "3 40 80.0% n/a" })).toBeTruthy();
+    expect(screen.getByRole("row", { name: "3 40 10 80.0% n/a" })).toBeTruthy();
+    // Rounds from before intervals were kept: no bars, nothing hollow, no legend for either.
+    expect(svg.querySelectorAll("g.ci")).toHaveLength(0);
+    expect(svg.querySelectorAll("circle.hollow")).toHaveLength(0);
+    expect(screen.queryByText(/bars: 95% interval/)).toBeNull();
+  });
+
+  const withTrust: CurvePoint[] = [
+    { round: 1, finished_at: null, train_labels: 10, holdout_items: 12, accuracy: 0.583, accuracy_ci: [0.333, 0.833],
+      macro_f1: 0.5, macro_f1_ci: [0.3, 0.7], meaningful: false, min_items: 30 },
+    { round: 2, finished_at: null, train_labels: 300, holdout_items: 412, accuracy: 0.782, accuracy_ci: [0.74, 0.821],
+      macro_f1: 0.7, macro_f1_ci: [0.65, 0.75], meaningful: true, min_items: 30 },
+  ];
+
+  it("draws each interval as an error bar around its dot", () => {
+    const { plotted } = layout(withTrust);
+    for (const p of plotted) {
+      expect(p.ci!.high).toBeLessThan(p.accuracy); // the upper bound is higher up
+      expect(p.ci!.low).toBeGreaterThan(p.accuracy);
+    }
+    render(<LearningCurve points={withTrust} />);
+    const svg = screen.getByRole("img");
+    const bar = svg.querySelector('[data-round="2"] g.ci.accuracy')!;
+    const [stem] = bar.querySelectorAll("line");
+    expect(Number(stem.getAttribute("y1"))).toBeCloseTo(plotted[1].ci!.high);
+    expect(Number(stem.getAttribute("y2"))).toBeCloseTo(plotted[1].ci!.low);
+    expect(bar.querySelectorAll("line")).toHaveLength(3); // the stem and two caps
+    expect(screen.getByText("bars: 95% interval")).toBeTruthy();
+    expect(svg.getAttribute("aria-label")).toBe("Learning curve over 2 rounds: holdout accuracy 78.2% at 300 labels " +
+      "in round 2 (95% CI 74.0–82.1%, 412 holdout items).");
+    expect(screen.getByRole("row", { name: "2 300 412 78.2% (74.0–82.1%) 70.0% (65.0–75.0%)" })).toBeTruthy();
+  });
+
+  it("marks a point on too few holdout items hollow, and says so", () => {
+    render(<LearningCurve points={withTrust} />);
+    const svg = screen.getByRole("img");
+    const early = svg.querySelector('[data-round="1"] circle.dot.accuracy')!;
+    expect(early.classList.contains("hollow")).toBe(true);
+    expect(early.textContent).toBe("round 1: accuracy 58.3% (not yet meaningful: 12 holdout items (needs 30))");
+    expect(svg.querySelector('[data-round="2"] circle.dot.accuracy')!.classList.contains("hollow")).toBe(false);
+    expect(screen.getByText(/hollow: too few holdout items/)).toBeTruthy();
+    expect(screen.getByRole("row", { name: /^1 10 12 not yet meaningful \(needs 30\) 58\.3%/ })).toBeTruthy();
   });
 
   it("says the curve starts with the first evaluated round", () => {
     render(<LearningCurve points={[]} />);
     expect(screen.queryByRole("img")).toBeNull();
     expect(screen.getByText(/No round has been evaluated/)).toBeTruthy();
+  });
+});
+
+function serving(overrides: Partial<Serving> = {}): Serving {
+  return {
+    round: 7, proposer: "spreading", reason: "best cross-validated accuracy", labels: 300,
+    candidates: [
+      { name: "spreading", accuracy: 0.781, log_loss: 0.7, rows: 300 },
+      { name: "head", accuracy: 0.74, log_loss: 0.812, rows: 300 },
+      { name: "zero_shot", accuracy: null, log_loss: null, rows: 0 },
+    ],
+    holdout: {
+      evaluated: true, reason: "", items: 412, metric: "accuracy", accuracy: 0.782, accuracy_ci: [0.74, 0.821],
+      macro_f1: 0.7, macro_f1_ci: [0.65, 0.75], meaningful: true, min_items: 30, confidence: 0.95,
+    },
+    ...overrides,
+  };
+}
+
+describe("ServingPanel", () => {
+  it("names the proposer, says why, and shows the holdout figure with its interval and count", () => {
+    render(<ServingPanel serving={serving()} />);
+    expect(screen.getByTestId("serving-proposer").textContent).toBe(
+      "Label spreading serves the proposals, from round 7 (trained on 300 labels).");
+    expect(screen.getByTestId("serving-reason").textContent).toBe("Why: best cross-validated accuracy");
+    expect(screen.getByTestId("serving-holdout").textContent).toBe(
+      "Holdout accuracy: 78.2% (95% CI 74.0–82.1%) on 412 holdout items");
+  });
+
+  it("lists the candidates' cross-validated scores, best first, the serving one marked", () => {
+    render(<ServingPanel serving={serving()} />);
+    const rows = [...screen.getByTestId("serving-candidates").querySelectorAll("tbody tr")];
+    expect(rows.map((row) => [...row.children].map((cell) => cell.textContent))).toEqual([
+      ["Label spreadingserving", "78.1%", "0.700", "300"],
+      ["Classifier head", "74.0%", "0.812", "300"],
+      ["Zero-shot from the taxonomy", "n/a", "n/a", "0"],
+    ]);
+    expect(rows[0].classList.contains("chosen")).toBe(true);
+  });
+
+  it("below the minimum count says the figure is not yet meaningful instead of a bare percentage", () => {
+    const holdout = { ...serving().holdout!, items: 12, accuracy: 0.583, accuracy_ci: [0.333, 0.833], meaningful: false };
+    render(<ServingPanel serving={serving({ holdout })} />);
+    const figure = screen.getByTestId("serving-holdout");
+    expect(figure.querySelector("strong")!.textContent).toBe("not yet meaningful: 12 holdout items (needs 30)");
+    expect(figure.textContent).toContain("measured so far: 58.3% (95% CI 33.3–83.3%) on 12 holdout items");
+    expect(figure.classList.contains("not-meaningful")).toBe(true);
+  });
+
+  it("a round not evaluated on the holdout, a multi-label round, and one without holdout figures", () => {
+    expect(describeHoldout({ ...serving().holdout!, evaluated: false, reason: "no approved holdout labels yet",
+                             items: 0, accuracy: null, accuracy_ci: null, meaningful: null }).headline)
+      .toBe("not evaluated: no approved holdout labels yet");
+    expect(describeHoldout(null).headline).toBe("no holdout figures recorded");
+    render(<ServingPanel serving={serving({ holdout: { ...serving().holdout!, metric: "subset_accuracy" } })} />);
+    expect(screen.getByTestId("serving-holdout").textContent).toMatch(/^Holdout subset accuracy: 78.2%/);
+  });
+
+  it("an older round: no proposer recorded, no candidates, no interval", () => {
+    const holdout = { ...serving().holdout!, accuracy_ci: null, meaningful: null, min_items: null, items: 12 };
+    render(<ServingPanel serving={serving({ proposer: null, reason: "", labels: null, candidates: [], holdout })} />);
+    expect(screen.getByTestId("serving-proposer").textContent).toContain("did not record which proposer");
+    expect(screen.queryByTestId("serving-reason")).toBeNull();
+    expect(screen.getByTestId("serving-no-candidates")).toBeTruthy();
+    expect(screen.getByTestId("serving-holdout").textContent).toBe("Holdout accuracy: 78.2% on 12 holdout items");
+  });
+
+  it("no active model yet", () => {
+    render(<ServingPanel serving={null} />);
+    expect(screen.getByTestId("serving-none").textContent).toMatch(/No model is serving yet/);
+  });
+
+  it("renders names and reasons as text, never as HTML", () => {
+    const hostile = '<img src=x onerror="alert(1)">';
+    render(<ServingPanel serving={serving({ proposer: hostile, reason: hostile,
+                                            candidates: [{ name: hostile, accuracy: 0.5, log_loss: 1, rows: 3 }] })} />);
+    expect(document.querySelector("img")).toBeNull();
+    expect(screen.getByTestId("serving-reason").textContent).toBe(`Why: ${hostile}`);
+    expect(screen.getByTestId("serving-proposer").textContent).toContain(hostile);
+    expect(proposerName("knn_vote")).toBe("knn_vote");
+    expect(proposerName("constructor")).toBe("constructor");
+  });
+
+  it("sits on the dashboard", () => {
+    setup({ dashboard: dashboard({ serving: serving() }) });
+    expect(screen.getByRole("heading", { name: "Serving model" })).toBeTruthy();
+    expect(screen.getByTestId("serving-holdout").textContent).toContain("on 412 holdout items");
   });
 });

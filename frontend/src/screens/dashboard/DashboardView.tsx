@@ -2,11 +2,11 @@
 // DashboardScreen fetches, polls and passes it in), so each panel is tested
 // by rendering it.
 
-import type { ReactNode } from "react";
-
 import { formatDuration, formatShare } from "../review/ReviewView";
 import type { Agreement, AnnotatorRow, Dashboard, SplitProgress, TrainingRound } from "./dashboardApi";
 import { LearningCurve } from "./LearningCurve";
+import { Panel } from "./Panel";
+import { ServingPanel } from "./ServingPanel";
 
 const number = (value: number | null | undefined, digits = 2) =>
   value === null || value === undefined ? "n/a" : value.toFixed(digits);
@@ -18,15 +18,6 @@ export function formatEta(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined) return "estimating…";
   if (seconds < 60) return `about ${Math.max(0, Math.round(seconds))} s left`;
   return `about ${Math.round(seconds / 60)} min left`;
-}
-
-function Panel({ title, children, id }: { title: string; children: ReactNode; id: string }) {
-  return (
-    <section className="panel" aria-labelledby={id}>
-      <h2 id={id}>{title}</h2>
-      {children}
-    </section>
-  );
 }
 
 export function ProgressPanel({ progress }: { progress: Dashboard["progress"] }) {
@@ -330,6 +321,7 @@ export function DashboardView(props: DashboardViewProps) {
       <ProgressPanel progress={dashboard.progress} />
       <AgreementPanel agreement={dashboard.agreement} annotators={dashboard.annotators} />
       <AnnotatorTable rows={dashboard.annotators} />
+      <ServingPanel serving={dashboard.serving} />
       <Panel title="Learning curve" id="dash-curve">
         <LearningCurve points={dashboard.learning_curve} />
       </Panel>

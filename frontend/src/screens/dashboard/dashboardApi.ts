@@ -1,6 +1,6 @@
 // The lead dashboard's calls: the project's dashboard
-// (labelops/annotation/dashboard_views.py) and its training rounds
-// (labelops/learning/views.py). Shapes are the API schema's (see
+// (labelops/quality/api/dashboard.py) and its training rounds
+// (labelops/learning/api/rounds.py). Shapes are the API schema's (see
 // ../../api), but for two JSON documents the schema leaves open.
 
 import { required, type Override, type Page, type Schemas } from "../../api";
@@ -13,6 +13,15 @@ export type AnnotatorRow = Schemas["AnnotatorRow"];
 
 /** CurvePointSerializer. */
 export type CurvePoint = Schemas["CurvePoint"];
+
+/** ServingSerializer: the active model, which proposer serves and why. */
+export type Serving = Schemas["Serving"];
+
+/** CandidateSerializer: one proposer the round weighed, with its cross-validated scores. */
+export type Candidate = Schemas["Candidate"];
+
+/** HoldoutSummarySerializer: the serving round's holdout figure. */
+export type HoldoutSummary = Schemas["HoldoutSummary"];
 
 /** The agreement snapshot's metrics (labelops/annotation/services/metrics.py;
  * a DictField in the schema). Null when undefined. */
