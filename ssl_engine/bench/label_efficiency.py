@@ -138,6 +138,8 @@ PRIOR_PROPOSERS = frozenset({"zero_shot", "selected"})
 #: How the first batch is chosen (see :func:`prior_coverage`).
 FIRST_BATCH_RULES = ("strategy", "prior")
 HOLDOUTS = ("test", "validation")
+#: How each proposer's curve is drawn (the head solid).
+LINESTYLES: dict[str, Any] = {"spreading": "--", "ensemble": ":", "selected": "-.", "zero_shot": (0, (1, 4))}
 #: Head weights ``w`` that :func:`tune_ensemble` tries.
 ENSEMBLE_WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
 #: Untuned: spreading as it is, the ensemble the plain mean.
@@ -254,7 +256,9 @@ def proposer_probs(proposer: str, x_pool, labelled, y_pool_idx, x_test, n_classe
 
     With no label bought, the label-only proposers have no model: uniform
     test probabilities and ``pool_probs`` None (the next batch is a cold
-    start). With a single class bought, they predict it with probability 1.
+    start). With a single class bought, they predict it with probability 1
+    and ``pool_probs`` is None too (a strategy cannot rank one column: a
+    margin or entropy strategy would refuse it).
     """
     seen = np.unique(y_pool_idx[labelled])
     test_probs = np.zeros((len(x_test), n_classes))
@@ -268,7 +272,7 @@ def proposer_probs(proposer: str, x_pool, labelled, y_pool_idx, x_test, n_classe
         return np.full((len(x_test), n_classes), 1.0 / n_classes), None
     if seen.size < 2:
         test_probs[:, seen[0]] = 1.0
-        return test_probs, np.ones((len(x_pool), 1))
+        return test_probs, None  # one column ranks nothing: the next batch is a cold start again
     if proposer in ("head", "ensemble"):
         head = CalibratedHead(C=C, random_state=seed).fit(x_pool[labelled], y_pool_idx[labelled])
         head_probs = np.vstack([head.predict_proba(x_pool), head.predict_proba(x_test)])  # (N + T, seen)
@@ -748,7 +752,7 @@ def run(config: LabelEfficiencyConfig, *, data: LabelledData | None = None, enco
                                         "ensemble_weight": config.ensemble_weight}]}
                 tuning = ensemble_tuning = None
                 if config.tune_spreading:
-                    counts = [max(schedule[0], 1), schedule[-1]]
+                    counts = [min(c for c in schedule if c > 0), schedule[-1]]  # a 0-label round has nothing to tune
                     tuning = tune_spreading(x_train, data.train_labels, label_counts=counts)
                     ensemble_tuning = tune_ensemble(x_train, data.train_labels, label_counts=counts,
                                                     C=config.head_C, **tuning["chosen"])
@@ -822,7 +826,7 @@ def plot(report: dict[str, Any], path: Path) -> Path:
             n, mean, std = np.array(s["n_labels"]), np.array(s["accuracy"]["mean"]), np.array(s["accuracy"]["std"])
             auc = s.get("accuracy_auc", {}).get("mean")
             label = strategy if auc is None else f"{strategy} (AUC {auc:.3f})"
-            linestyle = {"spreading": "--", "ensemble": ":"}.get(result.get("proposer", "head"), "-")
+            linestyle = LINESTYLES.get(result.get("proposer", "head"), "-")
             style = ({"color": "black", "linestyle": linestyle, "linewidth": 2}
                      if result.get("strategy", strategy) == "random" else {"linestyle": linestyle})
             (line,) = ax.plot(n, mean, marker="o", markersize=3, label=label, **style)

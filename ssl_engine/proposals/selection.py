@@ -189,7 +189,9 @@ def select_proposer(X, labelled, y, *, candidates=CANDIDATES, prior: TaxonomyZer
     params = {"C": C, "alpha": alpha, "prior_strength": prior_strength, "random_state": random_state}
     rows = np.flatnonzero(labelled)
     if any(isinstance(y[i], (list, tuple, set)) for i in rows):
-        return Selection("head", np.array([]), {}, {"head": 1.0}, "multi-label: head", params)
+        # The head's MultiLabelBinarizer sorts the labels the same way: its columns are these classes.
+        label_set = sorted({label for i in rows for label in y[i]})
+        return Selection("head", np.array(label_set, dtype=object), {}, {"head": 1.0}, "multi-label: head", params)
 
     names = [c for c in candidates if (c != "zero_shot" or prior is not None)
              and (c not in ("spreading", "ensemble") or graph is not None)]

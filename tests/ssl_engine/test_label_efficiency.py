@@ -114,6 +114,15 @@ def test_one_class_bought_still_scores(tiny):
     assert rounds[0]["classes_seen"] == 1 and rounds[0]["accuracy"] == 1.0
 
 
+@pytest.mark.parametrize("strategy", ["auto", "margin", "cluster_margin", "entropy"])
+def test_a_single_class_bought_so_far_never_crashes_the_next_batch(tiny, strategy):
+    data, encoder = tiny
+    x = encoder.embed(data.train_items)
+    y = np.where(np.arange(len(x)) < 115, "a", "b").astype(object)  # "b" is rare: the first batches miss it
+    rounds = simulate(x, y, x[:10], y[:10], strategy=strategy, schedule=[1, 2, 3, 10], seed=0)
+    assert [r["n_labels"] for r in rounds] == [1, 2, 3, 10]
+
+
 def test_schedule_and_summary():
     assert label_schedule(77, 77, 10, 10_000)[-1] == 770
     assert label_schedule(5, 10, 4, 12) == [5, 12]

@@ -129,6 +129,7 @@ def test_multilabel_falls_back_to_the_head():
     assert (selection.chosen, selection.rule) == ("head", "multi-label: head")
     probs = selection.fit_predict(x, labelled, y_multi, prior=prior, graph=graph)
     assert probs.shape == (y.size, CLASSES.size + 1)
+    assert selection.classes.tolist() == sorted([*CLASSES, "urgent"])
 
 
 def test_bad_arguments_raise():
@@ -142,6 +143,20 @@ def test_bad_arguments_raise():
         select_proposer(x, labelled, y, cv=1)
     with pytest.raises(ValueError, match="no candidate"):
         select_proposer(x, labelled, y, candidates=("spreading",))
+
+
+def test_a_label_the_taxonomy_lacks_gets_a_column_and_the_prior_ones_keep_theirs():
+    x, y, _, graph = problem()
+    rng = np.random.default_rng(0)
+    # the prior knows three classes; "transfer" was added after the taxonomy was embedded
+    prior = TaxonomyZeroShot().fit(3.0 * np.eye(3, x.shape[1]) + 0.1 * rng.normal(size=(3, x.shape[1])),
+                                   CLASSES[:3])
+    labelled = label_mask(y, {c: 8 for c in CLASSES})
+    selection = select_proposer(x, labelled, y, prior=prior, graph=graph, random_state=0)
+    assert selection.classes.tolist() == CLASSES.tolist()
+    probs = selection.fit_predict(x, labelled, y, prior=prior, graph=graph)
+    assert np.isfinite(probs).all() and probs.shape == (y.size, 4)
+    assert (selection.classes[probs.argmax(axis=1)] == y).mean() > 0.8
 
 
 def test_the_out_of_fold_outcomes_cover_the_held_out_rows_and_match_the_scores():
