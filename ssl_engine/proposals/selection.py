@@ -247,9 +247,11 @@ def select_proposer(X, labelled, y, *, candidates=CANDIDATES, prior: TaxonomyZer
     if "ensemble" in names:
         temperatures.update({f"ensemble.{m}": t for m, t in members.items()})
     n_scored = int(held_out.sum())
-    found: dict[str, Any] = {"held_out_rows": rows[held_out], "held_out_labels": classes[codes[held_out]],
-             "out_of_fold": {name: temper_distributions(oof[name][held_out], temperatures[name]) if n_scored
-                             else oof[name][held_out] for name in names}}
+    found: dict[str, Any] = {
+        "held_out_rows": rows[held_out], "held_out_labels": classes[codes[held_out]],
+        "out_of_fold": {name: temper_distributions(oof[name][held_out], temperatures[name]) if n_scored
+                        else oof[name][held_out] for name in names},
+    }
     if rows.size < MIN_LABELS_PER_CLASS * classes.size or n_scored < MIN_SCORED_ROWS:
         return Selection(default, classes, scores, temperatures, "few labels: default", params, **found)
     best = min(names, key=lambda n: (-scores[n]["accuracy"], scores[n]["log_loss"], names.index(n)))

@@ -90,7 +90,8 @@ import sys
 import time
 from pathlib import Path
 
-DEFAULT_DATA = Path("/work/shared/data/banking77")
+# The shared data sets sit beside the checkout (../shared/data), as on the build machines.
+DEFAULT_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "banking77"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
