@@ -58,7 +58,14 @@ def test_a_tiny_loop_run_reports_both_projects_and_learns(child_env, tmp_path):
     assert main["imports"]["holdout"]["holdout"] == 32
     rounds = [row for row in main["rows"] if row["evaluated"]]
     assert len(rounds) >= 3
-    assert all(row["trigger"] == "auto" for row in rounds[:2]), "the first rounds start by auto_round_every"
+    # The first round starts by itself after the import, before any human
+    # label (the 4 gold answers are its only labels), proposing with the
+    # taxonomy's names as a prior; then auto_round_every.
+    assert rounds[0]["trigger"] == "cold_start" and rounds[0]["human_labels"] == 0
+    assert rounds[0]["proposer"]["labels"] == 4 and rounds[0]["proposer"]["zero_shot_prior"] is True
+    assert rounds[0]["after_import_seconds"] > 0
+    # (The lead's last round, if approved labels are left over, is "manual".)
+    assert {row["trigger"] for row in rounds[1:-1]} == {"auto"} and rounds[-1]["trigger"] in ("auto", "manual")
     for row in rounds:
         assert row["holdout_items"] == 32
         assert 0 <= row["macro_f1"] <= 1 and row["seconds"] > 0
@@ -70,7 +77,7 @@ def test_a_tiny_loop_run_reports_both_projects_and_learns(child_env, tmp_path):
 
     # The baseline ran no round until the lead's last one, and its replayed
     # curve reproduces that round's own accuracy.
-    assert [row["trigger"] for row in baseline["rows"]] == ["lead"]
+    assert [row["trigger"] for row in baseline["rows"]] == ["manual"]
     assert baseline["overall"]["proposal_shown"] == 0
     assert baseline["replay_check"]["replayed_accuracy"] == pytest.approx(baseline["replay_check"]["round_accuracy"])
     assert len(baseline["curve"]) >= 3

@@ -4,11 +4,11 @@ its rounds, and return its rows.
 The set-up is what a lead does over HTTP: create the project with its
 settings, its taxonomy (the dataset's labels), its quality rules (overlap,
 gold ratio), add the team as members, and upload three CSV files through
-the import API, each imported by the worker: the pool (labels withheld),
-the gold items (`labels_as=gold`, split gold) and the holdout
-(`labels_as=gold` with a holdout fraction just below 1, so every row stays
-in the holdout split with its label approved; the import report is checked
-for exactly that).
+the import API, each imported by the worker: the holdout (`labels_as=gold`
+with a holdout fraction just below 1, so every row stays in the holdout
+split with its label approved; the import report is checked for exactly
+that), the gold items (`labels_as=gold`, split gold) and, last, the pool
+(labels withheld).
 
 Then the coordinator (this thread) watches the database every `POLL` seconds. Main project: when `auto_rounds.new_labels_since_last_round` (the
 product's own rule) says a round is due, or one is running, it pauses the
@@ -106,17 +106,39 @@ def create_project(api: Api, plan: Plan, dataset: Dataset, team: Team, name: str
     return project_id, cold_start
 
 
+def round_trigger(training_round) -> str:
+    """Who started a round, as its audit event says: "cold_start", "auto"
+    (auto_round_every) or "manual" (a lead)."""
+    from labelops.audit.models import AuditEvent
+
+    event = AuditEvent.objects.filter(verb="round.start", object_id=str(training_round.pk)).first()
+    return (event.after or {}).get("trigger", "manual") if event is not None else "manual"
+
+
+def after_import_seconds(training_round) -> float | None:
+    from labelops.items.models import ImportJob
+
+    imported = (ImportJob.objects.filter(project_id=training_round.project_id, finished_at__isnull=False,
+                                         finished_at__lte=training_round.finished_at)
+                .order_by("-finished_at").values_list("finished_at", flat=True).first())
+    return None if imported is None else round((training_round.finished_at - imported).total_seconds(), 1)
+
+
 def import_files(api: Api, project_id: int, paths: dict[str, Path], seed: int, timeout: float = 600) -> dict:
-    """Upload pool, gold and holdout through the import API and wait for the
-    worker to import each; returns their reports. Pool first, so a
-    cold-start round after the first import sees the pool."""
+    """Upload holdout, gold and pool through the import API, in that order,
+    and wait for the worker to import each; returns their reports. The pool
+    last: its import is the one that brings pool items, so the cold-start
+    round it asks for sees the holdout and gold items too (a round on the
+    pool alone would have nothing to evaluate on). A pool row repeating a
+    holdout text is dropped as a duplicate, so training never sees it."""
     options = {
         "pool": {"labels_as": "ignore", "holdout_fraction": "0"},
         "gold": {"labels_as": "gold", "holdout_fraction": "0"},
         "holdout": {"labels_as": "gold", "holdout_fraction": repr(HOLDOUT_ALL)},
     }
     reports = {}
-    for name, path in paths.items():
+    for name in ("holdout", "gold", "pool"):
+        path = paths[name]
         if name == "gold" and path.stat().st_size < 20:  # the header only: no gold asked for
             continue
         job = api.upload(f"projects/{project_id}/imports/", path,
@@ -335,7 +357,7 @@ class Session:
         previous = self.rows[-1]["human_labels"] if self.rows else 0
         self.rows.append({
             "round": training_round.number,
-            "trigger": "auto" if training_round.created_by_id is None else "lead",
+            "trigger": round_trigger(training_round),
             "human_labels": spent,
             "train_labels": training_round.labels_count,
             "evaluated": bool(holdout.get("evaluated")),
@@ -343,6 +365,10 @@ class Session:
             "macro_f1": holdout.get("macro_f1"),
             "holdout_items": holdout.get("items"),
             "seconds": (training_round.finished_at - training_round.created_at).total_seconds(),
+            # From the end of the last import to this round's queue going live:
+            # for the cold-start round, how long a new project waits for it.
+            "after_import_seconds": after_import_seconds(training_round),
+            "holdout_accuracy_ci": holdout.get("accuracy_ci"),
             "ranking": (metrics.get("ranking") or {}).get("used"),
             # The proposer or model the round chose, when its metrics say so.
             "proposer": metrics.get("proposer"),
