@@ -91,3 +91,10 @@ def test_unfitted_and_bad_parameters_raise():
         TaxonomyZeroShot().predict_proba(np.ones((1, 2)))
     with pytest.raises(ValueError, match="temperature"):
         TaxonomyZeroShot(temperature=0).fit(np.eye(2), [0, 1])
+
+
+def test_a_name_spelt_like_a_key_is_read_as_words():
+    from ssl_engine.proposals.zero_shot import taxonomy_texts
+
+    texts, _ = taxonomy_texts([{"key": "card_arrival", "name": "card_arrival"}, {"key": "top_up"}])
+    assert texts == ["card arrival", "top up"]
