@@ -7,7 +7,7 @@ Without DATABASE_URL / CELERY_BROKER_URL it runs on the embedded defaults
 (SQLite under var/, the filesystem broker), like `make demo`. Point
 DATABASE_URL at a scratch database: it runs `migrate` there.
 
-What it does, per seed (`--seeds N`: seeds 0..N-1):
+What it does, per seed (`--seeds N`: seeds 0..N-1, or K..K+N-1 with `--first-seed K`):
 
 1. reads `--data` (the benchmark CSV layout, see `loop.dataset`; BANKING77
    by default; `--subset K` pool items per class, `--classes C` the first C
@@ -119,6 +119,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--labels", type=int, default=770, help="human labels per project at most (default 770)")
     run.add_argument("--minutes", type=float, default=None, help="labelling time per project at most")
     run.add_argument("--seeds", type=int, default=1, help="repeats, seeds 0..N-1 (default 1)")
+    run.add_argument("--first-seed", type=int, default=0,
+                     help="start the seeds here: K..K+N-1 (default 0; to add seeds to an earlier run)")
     run.add_argument("--tick", type=float, default=2.0, help="seconds between start_due_rounds sends (default 2)")
     run.add_argument("--round-timeout", type=float, default=1800, help="seconds a round may take (default 1800)")
     run.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
@@ -178,7 +180,7 @@ def execute(args: argparse.Namespace, child_env: dict[str, str] | None = None) -
     created: list[int] = []
     try:
         worker = start_worker(env=child_env, log=out / "worker.log")
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             data = datasets.load(args.data, subset=args.subset, classes=args.classes,
                                  holdout_fraction=args.holdout_fraction, holdout_per_class=args.holdout_per_class,
                                  gold=args.gold, seed=seed)
