@@ -117,7 +117,7 @@ def plot(path: Path, report: dict) -> Path:
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     styles = {"main": ("tab:blue", "-", "loop (rounds, proposals, active learning)"),
-              "baseline": ("tab:gray", "--", "baseline (file order, no rounds)")}
+              "baseline": ("tab:gray", "--", "baseline (shuffled file order, no proposals, no rounds)")}
     for n, seed in enumerate(report["seeds"]):
         for kind in ("main", "baseline"):
             points = curve(seed[kind])
