@@ -51,3 +51,19 @@ def test_an_empty_or_missing_project_gets_none(lead, round_project):
     assert start_cold_start_round(10**9) is None
     [round_id] = start_due_rounds()
     assert TrainingRound.objects.get(pk=round_id).project == round_project
+
+
+def test_a_later_import_before_any_answer_gets_its_own_round(round_project, annotator):
+    from labelops.annotation.models import Annotation
+    from labelops.items.models import Item, Split
+    from tests.learning.conftest import _item
+
+    first = TrainingRound.objects.create(project=round_project, number=1, state="done",
+                                         metrics={"items": Item.objects.filter(project=round_project).count()})
+    ModelVersion.objects.create(project=round_project, round=first, is_active=True)
+    assert not needs_cold_start(round_project)  # the model has seen every item
+    item = _item(round_project, "a second file's first query", Split.POOL, "unlabelled")
+    assert needs_cold_start(round_project)
+    Annotation.objects.create(item=item, annotator=annotator, labels=["billing"],
+                              taxonomy_version=round_project.active_taxonomy())
+    assert not needs_cold_start(round_project)  # past the cold start: the next retraining round takes them

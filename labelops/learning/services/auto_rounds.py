@@ -2,7 +2,8 @@
 
 Cold start (setting `cold_start_round`, on by default): a project with items
 and no model gets a round by itself, so its queue starts in TypiClust order
-with zero-shot proposals from the taxonomy rather than in file order. The
+with zero-shot proposals from the taxonomy rather than in file order; so
+does one whose model predates a later import while nobody has answered yet. The
 import that brings items sends `start_cold_start_round` as it finishes
 (`labelops.items.tasks`); celery beat's `start_due_rounds` catches any
 project it missed (a broker hiccup at the end of an import, a model
@@ -27,7 +28,7 @@ import logging
 
 from django.core.exceptions import ValidationError
 
-from labelops.annotation.models import Consensus, ConsensusStatus
+from labelops.annotation.models import Annotation, Consensus, ConsensusStatus
 from labelops.items.models import Item, Split
 from labelops.learning.errors import RoundConflict
 from labelops.learning.models import ModelVersion, RoundState, TrainingRound
@@ -58,17 +59,26 @@ def new_labels_since_last_round(project: Project) -> int | None:
 
 def needs_cold_start(project: Project) -> bool:
     """True when `project` wants a cold-start round now: the setting is on,
-    it has pool items, no model serves, and no round is in flight. A newest
-    round that failed or was cancelled also says no, as for retraining
-    rounds: a lead's next round (or turning the setting off and on) decides."""
+    it has pool items, no round is in flight, and either no model serves or
+    the one that serves was made before items imported since, while nobody
+    has answered yet (a project imported in several files: the queue's
+    first order must cover them all). A newest round that failed or was
+    cancelled says no, as for retraining rounds: a lead's next round (or
+    turning the setting off and on) decides."""
     if not ProjectSettings.from_dict(project.settings).cold_start_round:
-        return False
-    if ModelVersion.objects.filter(project=project, is_active=True).exists():
         return False
     newest = TrainingRound.objects.for_project(project).order_by("-number").first()
     if newest is not None and newest.state != RoundState.DONE:
         return False
-    return Item.objects.filter(project=project, split=Split.POOL).exists()
+    if not Item.objects.filter(project=project, split=Split.POOL).exists():
+        return False
+    active = ModelVersion.objects.filter(project=project, is_active=True).select_related("round").first()
+    if active is None:
+        return True
+    if Annotation.objects.filter(item__project=project).exists():
+        return False  # past the cold start: new items wait for the next retraining round
+    seen = active.round.metrics.get("items")
+    return isinstance(seen, int) and Item.objects.filter(project=project).count() > seen
 
 
 def start_cold_start_round(project_id: int) -> int | None:
@@ -103,6 +113,8 @@ def start_due_rounds() -> list[int]:
     """
     started = []
     # Projects without a model first: their queue is in file order until then.
+    # (A later import into a project nobody has answered yet asks for its own
+    # round as it finishes; beat does not look for those.)
     modelless = Project.objects.exclude(pk__in=ModelVersion.objects.filter(is_active=True).values("project_id"))
     for project_id in modelless.order_by("pk").values_list("pk", flat=True):
         round_id = start_cold_start_round(project_id)
