@@ -115,9 +115,9 @@ from ssl_engine.bench.datasets import LabelledData, load_labelled
 from ssl_engine.evaluation.metrics import accuracy, expected_calibration_error, learning_curve_area, macro_f1
 from ssl_engine.proposals import CalibratedHead
 from ssl_engine.proposals.propagation import (
+    cosine_knn_graph,
     fit_distribution_temperature,
     normalise_rows,
-    normalised_knn_graph,
     spread_labels,
     temper_distributions,
 )
@@ -223,11 +223,7 @@ def label_schedule(cold_start: int, budget: int, rounds: int, pool_size: int) ->
 
 def knn_graph(x: np.ndarray, n_neighbors: int) -> sparse.csr_matrix:
     """Label spreading's normalised cosine kNN graph ``S`` (N, N) of the rows of ``x`` (exact search)."""
-    from ssl_engine.index import VectorIndex
-
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    index = VectorIndex(metric="cosine", ivf_threshold=len(x) + 1).fit(x)
-    return normalised_knn_graph(index, x, n_neighbors)
+    return cosine_knn_graph(x, n_neighbors, ivf_threshold=len(x) + 1)
 
 
 def proposer_probs(proposer: str, x_pool, labelled, y_pool_idx, x_test, n_classes: int, *, C: float, seed: int,

@@ -168,6 +168,15 @@ def normalised_knn_graph(index: VectorIndex, X: np.ndarray, n_neighbors: int) ->
     return (sparse.diags(inv_sqrt) @ adjacency @ sparse.diags(inv_sqrt)).tocsr()
 
 
+def cosine_knn_graph(X, n_neighbors: int, *, ivf_threshold: int = 100_000) -> sparse.csr_matrix:
+    """:func:`normalised_knn_graph` of the rows of ``X`` (N, d) over a cosine
+    ``VectorIndex`` built here: exact search below ``ivf_threshold`` rows,
+    IVF above (``ivf_threshold=len(X) + 1`` forces exact search)."""
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    index = VectorIndex(metric="cosine", ivf_threshold=ivf_threshold).fit(X)
+    return normalised_knn_graph(index, X, n_neighbors)
+
+
 def spread_labels(spread, seeds: np.ndarray, alpha: float, *, max_iter: int = 100,
                   tol: float = 1e-4) -> tuple[np.ndarray, int]:
     """Iterate ``F <- alpha S F + (1 - alpha) Y`` from ``F = Y``; ``(F, iterations)``.

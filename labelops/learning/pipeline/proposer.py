@@ -178,11 +178,9 @@ def compare_encoders(ctx, snapshot: Snapshot, *, before, after):
 def knn_graph(X: np.ndarray):
     """Label spreading's normalised cosine kNN graph over every item (exact
     search below the index's IVF threshold, IVF above)."""
-    from ssl_engine.index import VectorIndex
-    from ssl_engine.proposals.propagation import normalised_knn_graph
+    from ssl_engine.proposals.propagation import cosine_knn_graph
 
-    X = np.ascontiguousarray(X, dtype=np.float32)
-    return normalised_knn_graph(VectorIndex(metric="cosine").fit(X), X, GRAPH_NEIGHBOURS)
+    return cosine_knn_graph(X, GRAPH_NEIGHBOURS)
 
 
 def _multilabel_classes(labels: dict[int, object]) -> list[str]:
