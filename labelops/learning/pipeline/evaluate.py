@@ -31,7 +31,7 @@ from labelops.items.models import Split
 from labelops.learning import artifacts
 from labelops.learning.models import RoundState, TrainingRound
 from labelops.learning.pipeline.encoder import load_embeddings
-from labelops.learning.pipeline.model import has_model, load_model, load_out_of_fold, multilabel
+from labelops.learning.pipeline.model import ServingModel, has_model, load_model, multilabel
 from labelops.learning.pipeline.snapshot import Snapshot
 from ssl_engine.files import atomic_write_path
 
@@ -50,11 +50,12 @@ MAX_SUSPECTS = 50
 def run(ctx) -> None:
     snapshot = Snapshot.load(ctx)
     X = load_embeddings(ctx)
-    holdout = holdout_metrics(ctx, snapshot)
+    model = load_model(ctx) if has_model(ctx) else None
+    holdout = holdout_metrics(ctx, snapshot, model)
     ctx.report(0.4, "holdout evaluated")
     drift = drift_metrics(ctx, snapshot, X)
     ctx.report(0.6, "drift measured")
-    label_errors = suspected_label_errors(ctx, snapshot)
+    label_errors = suspected_label_errors(ctx, snapshot, model)
     ctx.report(0.9, "label errors checked")
     ctx.add_metrics(holdout=holdout, drift=drift, label_errors=label_errors)
     path = artifacts.save_json(ctx.path("metrics.json"), ctx.round.metrics)
@@ -64,7 +65,7 @@ def run(ctx) -> None:
         ctx.add_artifact("learning_curve", curve)
 
 
-def holdout_metrics(ctx, snapshot: Snapshot) -> dict:
+def holdout_metrics(ctx, snapshot: Snapshot, model: ServingModel | None) -> dict:
     """The serving model's scores on the approved holdout labels, each with
     a bootstrap interval and the count it stands on; below
     `MIN_HOLDOUT_ITEMS` the figures are kept but marked not yet meaningful."""
@@ -78,12 +79,12 @@ def holdout_metrics(ctx, snapshot: Snapshot) -> dict:
 
     if not snapshot.holdout_labels:
         return {"evaluated": False, "reason": "no approved holdout labels yet", "items": 0}
-    if not has_model(ctx):
+    if model is None:
         return {"evaluated": False, "reason": "no model in a cold-start round",
                 "items": len(snapshot.holdout_labels)}
-    classes, all_probs = load_model(ctx)
+    classes = model.classes
     ids = np.asarray(sorted(snapshot.holdout_labels), dtype=np.int64)
-    probs = all_probs[snapshot.positions(ids)]
+    probs = model.probs[snapshot.positions(ids)]
     seed = ctx.config["seed"]
     trust = {"items": int(len(ids)), "train_labels": len(snapshot.train_labels), "min_items": MIN_HOLDOUT_ITEMS,
              "meaningful": bool(len(ids) >= MIN_HOLDOUT_ITEMS), "confidence": CONFIDENCE}
@@ -118,7 +119,7 @@ def _rounded(interval: tuple[float, float]) -> list[float]:
     return [round(interval[0], 4), round(interval[1], 4)]
 
 
-def suspected_label_errors(ctx, snapshot: Snapshot) -> dict:
+def suspected_label_errors(ctx, snapshot: Snapshot, model: ServingModel | None) -> dict:
     """Confident learning on the serving model's out-of-fold predictions for
     the approved pool labels (the rows its cross-validation held out; a
     class with a single label is never held out, so never assessed)."""
@@ -126,10 +127,10 @@ def suspected_label_errors(ctx, snapshot: Snapshot) -> dict:
 
     if multilabel(ctx):
         return {"checked": 0, "reason": "multi-label projects are not checked"}
-    if not has_model(ctx):
+    if model is None:
         return {"checked": 0, "reason": "no model in a cold-start round"}
-    classes, _ = load_model(ctx)
-    ids, probs = load_out_of_fold(ctx)
+    classes = model.classes
+    ids, probs = model.out_of_fold_ids, model.out_of_fold
     pool = snapshot.splits[snapshot.positions(ids)] == Split.POOL
     ids, probs = ids[pool], probs[pool]
     given = [snapshot.train_labels[int(i)][0] for i in ids]

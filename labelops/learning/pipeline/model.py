@@ -24,6 +24,8 @@ these functions only feed it the round's arrays and store what it returns.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from labelops.items.models import ItemState, Split
@@ -98,17 +100,19 @@ def has_model(ctx) -> bool:
     return ctx.path(MODEL).exists() and "model" in ctx.round.artifacts
 
 
-def load_model(ctx) -> tuple[list[str], np.ndarray]:
-    """The serving model's classes and its (N, C) probabilities, aligned with the snapshot's ids."""
-    data = artifacts.load_arrays(ctx.path(MODEL))
-    return data["classes"].tolist(), data["probs"]
+@dataclass(frozen=True)
+class ServingModel:
+    """What `train` kept of the serving model (`model.npz`)."""
+    classes: list[str]
+    probs: np.ndarray  # (N, C), aligned with the snapshot's ids
+    out_of_fold_ids: np.ndarray  # (M,) labelled items its cross-validation held out
+    out_of_fold: np.ndarray  # (M, C) its out-of-fold distributions for them
 
 
-def load_out_of_fold(ctx) -> tuple[np.ndarray, np.ndarray]:
-    """(item ids (M,), (M, C) distributions): the serving model's out-of-fold
-    predictions for the labelled items cross-validation held out."""
+def load_model(ctx) -> ServingModel:
     data = artifacts.load_arrays(ctx.path(MODEL))
-    return data["out_of_fold_ids"], data["out_of_fold"]
+    return ServingModel(classes=data["classes"].tolist(), probs=data["probs"],
+                        out_of_fold_ids=data["out_of_fold_ids"], out_of_fold=data["out_of_fold"])
 
 
 def proposal_candidates(snapshot: Snapshot) -> np.ndarray:
@@ -122,10 +126,11 @@ def propose(ctx) -> None:
         ctx.add_metrics(proposals={"count": 0, "reason": "no model in a cold-start round"})
         return
     snapshot = Snapshot.load(ctx)
-    classes, all_probs = load_model(ctx)
+    model = load_model(ctx)
+    classes = model.classes
     X = load_embeddings(ctx)
     rows = proposal_candidates(snapshot)
-    probs = all_probs[rows]
+    probs = model.probs[rows]
     ctx.report(0.3)
     neighbour_ids, similarities = labelled_neighbours(snapshot, X, rows)
     path = artifacts.save_arrays(ctx.path("proposals.npz"), item_ids=snapshot.ids[rows], probs=probs,
