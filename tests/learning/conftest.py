@@ -30,6 +30,13 @@ def _item(project, text: str, split: str, state: str) -> Item:
                                content_hash=hashlib.sha256(text.encode()).hexdigest())
 
 
+def one_item_per_template(project) -> None:
+    """12 unlabelled pool items, one per template: a project with nothing approved."""
+    for templates in TEMPLATES.values():
+        for template in templates:
+            _item(project, template.format("x"), Split.POOL, ItemState.UNLABELLED)
+
+
 def approve(item: Item, label: str) -> None:
     Consensus.objects.create(item=item, labels=[label], method=ConsensusMethod.MAJORITY, agreement=1.0,
                              status=ConsensusStatus.APPROVED, taxonomy_version=item.project.active_taxonomy())

@@ -167,11 +167,9 @@ def test_cancel_stops_the_round_before_it_publishes(round_project, lead, artifac
 
 
 def test_cold_start_round_ranks_typical_items_and_proposes_zero_shot(project, lead, artifact_root, sent):
-    from tests.learning.conftest import TEMPLATES, _item
+    from tests.learning.conftest import one_item_per_template
 
-    for templates in TEMPLATES.values():
-        for t in templates:
-            _item(project, t.format("x"), "pool", "unlabelled")
+    one_item_per_template(project)
     done = drive(rounds.start_round(project=project, actor=lead, overrides={"pretraining": False,
                                                                             "batch_size": 4}), sent)
     assert done.state == RoundState.DONE, done.error
@@ -188,13 +186,11 @@ def test_cold_start_round_ranks_typical_items_and_proposes_zero_shot(project, le
 def test_a_round_with_nothing_to_learn_from_ranks_without_a_model(project, lead, artifact_root, sent):
     """A multi-label project has no zero-shot prior (independent labels have
     no softmax over label names to share): with no labels, no model."""
-    from tests.learning.conftest import TEMPLATES, _item
+    from tests.learning.conftest import one_item_per_template
 
     type(project).objects.filter(pk=project.pk).update(task="multi_label")
     project.refresh_from_db()
-    for templates in TEMPLATES.values():
-        for t in templates:
-            _item(project, t.format("x"), "pool", "unlabelled")
+    one_item_per_template(project)
     done = drive(rounds.start_round(project=project, actor=lead, overrides={"pretraining": False,
                                                                             "batch_size": 4}), sent)
     assert done.state == RoundState.DONE, done.error
@@ -261,14 +257,12 @@ def test_next_shows_the_rounds_proposal_with_labelled_neighbours(round_project, 
 
 def test_a_round_without_a_model_shows_no_empty_proposal(project, lead, annotator, api, artifact_root, sent):
     from labelops.projects import services as project_services
-    from tests.learning.conftest import TEMPLATES, _item
+    from tests.learning.conftest import one_item_per_template
 
     type(project).objects.filter(pk=project.pk).update(task="multi_label")
     project.refresh_from_db()
     project_services.update_rules(actor=lead, project=project, gold_ratio=0)
-    for templates in TEMPLATES.values():
-        for t in templates:
-            _item(project, t.format("x"), "pool", "unlabelled")
+    one_item_per_template(project)
     done = drive(rounds.start_round(project=project, actor=lead, overrides={"pretraining": False,
                                                                             "batch_size": 4}), sent)
     body = api(annotator).post(f"/api/v1/projects/{project.pk}/queue/next/").json()
