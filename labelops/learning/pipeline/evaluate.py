@@ -136,7 +136,8 @@ def suspected_label_errors(ctx, snapshot: Snapshot, model: ServingModel | None) 
     given = [snapshot.train_labels[int(i)][0] for i in ids]
     present = sorted(set(given))
     if len(present) < 2:
-        return {"checked": 0, "reason": "fewer than two classes among the approved pool labels that cross-validation held out (gold answers are not checked)"}
+        return {"checked": 0, "reason": "fewer than two classes among the approved pool labels that "
+                                        "cross-validation held out (gold answers are not checked)"}
     # Confident learning counts per given class: the columns of classes no
     # label was given for (taxonomy labels still unused) are left out.
     columns = [classes.index(c) for c in present]
